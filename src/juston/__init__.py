@@ -1,0 +1,171 @@
+"""juston: embeddable subscription billing and invoice management.
+
+    >>> from datetime import date
+    >>> import juston
+    >>> store = juston.testing.sample_store(accounts=2)
+    >>> result = juston.invoice_run(store, date(2026, 1, 1))
+    >>> [doc.number for doc in juston.finalize(store, result.documents)]
+    ['INV-2026-00001', 'INV-2026-00002']
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import testing
+from .billing.plan import RunOptions, Split, plan_account
+from .billing.run import AccountFailure, RunResult, cancel, delete_draft, finalize, forecast, invoice_run
+from .errors import (
+    CannotCancel,
+    CurrencyMismatch,
+    FloatNotAllowed,
+    JustonError,
+    NotADraft,
+    NotFound,
+    PaymentTermsError,
+    PluginError,
+    PricingError,
+    StateError,
+    StorageError,
+    ValidationError,
+)
+from .hookspecs import hookimpl
+from .model import (
+    Account,
+    Address,
+    BankAccount,
+    Company,
+    Contact,
+    Counter,
+    DocumentKind,
+    DocumentStatus,
+    Invoice,
+    Item,
+    ItemChange,
+    Line,
+    Numbering,
+    PaymentTerms,
+    Product,
+    Reset,
+    Subscription,
+    SubscriptionStatus,
+    TaxSubtotal,
+    Term,
+)
+from .money import Money, currency, decimal, money
+from .periods import Alignment, BillingPeriod, Grid, Period, Unit
+from .plugins import Plugins, make_plugin_manager
+from .pricing import (
+    BillingType,
+    Charge,
+    Discount,
+    Flat,
+    Graduated,
+    MinimumFee,
+    Package,
+    Percentage,
+    PerUnit,
+    Practice,
+    PriceModel,
+    PriceSchedule,
+    Tier,
+    Volume,
+    price,
+)
+from .storage import MemoryStore, Store, Transaction
+from .tax import TaxResolver, TaxResult, TaxTable
+
+try:
+    __version__ = version("juston")
+except PackageNotFoundError:  # running from a source tree without installing
+    __version__ = "0.0.0"
+
+
+def open_store(url: str = "memory:", *, plugins: Plugins | None = None) -> Store:
+    """Open the store that *url* names through the storage plugins.
+
+        >>> type(open_store("memory:")).__name__
+        'MemoryStore'
+    """
+    return (plugins or Plugins.load()).open_store(url)
+
+
+__all__ = [
+    "Account",
+    "AccountFailure",
+    "Address",
+    "Alignment",
+    "BankAccount",
+    "BillingPeriod",
+    "BillingType",
+    "CannotCancel",
+    "Charge",
+    "Company",
+    "Contact",
+    "Counter",
+    "CurrencyMismatch",
+    "Discount",
+    "DocumentKind",
+    "DocumentStatus",
+    "Flat",
+    "FloatNotAllowed",
+    "Graduated",
+    "Grid",
+    "Invoice",
+    "Item",
+    "ItemChange",
+    "JustonError",
+    "Line",
+    "MemoryStore",
+    "MinimumFee",
+    "Money",
+    "NotADraft",
+    "NotFound",
+    "Numbering",
+    "Package",
+    "PaymentTerms",
+    "PaymentTermsError",
+    "PerUnit",
+    "Percentage",
+    "Period",
+    "PluginError",
+    "Plugins",
+    "Practice",
+    "PriceModel",
+    "PriceSchedule",
+    "PricingError",
+    "Product",
+    "Reset",
+    "RunOptions",
+    "RunResult",
+    "Split",
+    "StateError",
+    "StorageError",
+    "Store",
+    "Subscription",
+    "SubscriptionStatus",
+    "TaxResolver",
+    "TaxResult",
+    "TaxSubtotal",
+    "TaxTable",
+    "Term",
+    "Tier",
+    "Transaction",
+    "Unit",
+    "ValidationError",
+    "Volume",
+    "cancel",
+    "currency",
+    "decimal",
+    "delete_draft",
+    "finalize",
+    "forecast",
+    "hookimpl",
+    "invoice_run",
+    "make_plugin_manager",
+    "money",
+    "open_store",
+    "plan_account",
+    "price",
+    "testing",
+]

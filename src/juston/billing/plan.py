@@ -1,0 +1,396 @@
+"""Planning an invoice run: which billable facts are due and what the documents contain.
+
+Pure functions over values: the shell (:mod:`juston.billing.run`) loads the account,
+its subscriptions and what was billed before, calls :func:`plan_account`, and stores
+the result. Nothing here reads the clock or touches a store.
+
+How idempotency works. Every recurring item is billed per period of its subscription's
+grid; the fact "item *i* of subscription *s* for the period starting *d*" has a
+deterministic key. Each invoice line records the :class:`~juston.model.Term` values it
+billed. A run computes, for every due period, the charges that *should* have been billed
+by now (from the item's history: quantities, prices, discounts, start and end) and
+subtracts the terms of all stored documents (drafts included). Only the difference
+becomes a line:
+
+* nothing changed → nothing is billed (re-running is harmless);
+* a quantity went up mid-period → the prorated difference;
+* an item or subscription was cancelled after billing in advance → a credit for the
+  unused part;
+* a document was deleted (draft) or cancelled (its mirror negates its terms) → its
+  periods are billed again.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+from itertools import pairwise
+
+import attrs
+from moneyed import Currency, Money
+
+from ..errors import CurrencyMismatch
+from ..model.documents import DocumentStatus, Invoice, Line, Term
+from ..model.parties import Account, Company
+from ..model.subscriptions import Item, Subscription, SubscriptionStatus
+from ..model.terms import PaymentTerms
+from ..money import HUNDRED, ZERO
+from ..periods import Grid, Period
+from ..pricing.models import Charge, _fmt
+from ..pricing.proration import BillingType, Measure, Practice
+from ..rounding import round_amount, round_price
+from ..tax import TaxResolver, TaxTable
+
+__all__ = ["BilledTerms", "RunOptions", "Split", "plan_account", "plan_subscription"]
+
+ONE_DAY = timedelta(days=1)
+#: Terms already billed, per (subscription number, item id).
+BilledTerms = Mapping[tuple[str, str], Sequence[Term]]
+Segment = tuple[date, date, tuple[Charge, ...]]
+Need = tuple[date, date, dict[Charge, int]]
+
+
+class Split(enum.Enum):
+    """One document per account and currency (default), or per subscription."""
+
+    ACCOUNT = "account"
+    SUBSCRIPTION = "subscription"
+
+
+@attrs.frozen(kw_only=True)
+class RunOptions:
+    """The settings of one invoice run."""
+
+    billing_date: date
+    invoice_date: date | None = None
+    split: Split = Split.ACCOUNT
+    skip_zero: bool = True
+    tax: TaxResolver = attrs.field(factory=TaxTable.germany)
+
+
+@attrs.frozen
+class _Draft:
+    """A priced line before tax, with what it needs for grouping."""
+
+    subscription: Subscription
+    currency: Currency
+    item: Item
+    line_period: Period
+    quantity: Decimal
+    unit_price: Decimal
+    factor: Decimal
+    gross: Decimal
+    net: Decimal
+    description: str
+    explanation: str
+    terms: tuple[Term, ...]
+
+
+def group_billed(terms: Iterable[Term]) -> dict[tuple[str, str], list[Term]]:
+    """Group stored terms by (subscription, item) for :func:`plan_account`."""
+    grouped: dict[tuple[str, str], list[Term]] = {}
+    for term in terms:
+        grouped.setdefault((term.subscription, term.item_id), []).append(term)
+    return grouped
+
+
+def plan_account(
+    company: Company,
+    account: Account,
+    subscriptions: Sequence[Subscription],
+    billed: BilledTerms,
+    options: RunOptions,
+) -> tuple[Invoice, ...]:
+    """The draft documents one account gets from a run, as values.
+
+    Raises a :class:`~juston.JustonError` for bad data (a price in another currency, a
+    quantity past the last tier …); the shell reports it for this account and goes on.
+    """
+    drafts: list[_Draft] = []
+    for subscription in subscriptions:
+        drafts.extend(plan_subscription(subscription, account, billed, options.billing_date))
+    groups: dict[tuple[str, Currency], list[_Draft]] = {}
+    for draft in drafts:
+        by = draft.subscription.number if options.split is Split.SUBSCRIPTION else ""
+        groups.setdefault((by, draft.currency), []).append(draft)
+    documents = []
+    for (_, currency), group in groups.items():
+        document = _document(company, account, currency, group, options)
+        if document.total.amount == 0 and options.skip_zero:
+            continue
+        documents.append(document)
+    return tuple(documents)
+
+
+def plan_subscription(
+    subscription: Subscription, account: Account, billed: BilledTerms, billing_date: date
+) -> list[_Draft]:
+    """The priced lines (before tax) that one subscription owes as of *billing_date*."""
+    if subscription.status is not SubscriptionStatus.ACTIVE:
+        return []
+    currency = subscription.currency or account.currency
+    for item in subscription.items:
+        for model in item.models():
+            if model.currency != currency:
+                raise CurrencyMismatch(
+                    "price",
+                    f"{subscription.number}/{item.id}",
+                    f"is in {model.currency.code}, but the subscription bills in {currency.code}",
+                )
+    grid = subscription.grid
+    regular = [i for i in subscription.items if not i.derived]
+    derived = [i for i in subscription.items if i.derived]
+    cuts: set[date] = set()
+    if derived:
+        for item in regular:
+            cuts |= item.change_dates()
+            span = subscription.item_span(item)
+            if span is not None:
+                cuts |= {span.start, span.end}
+
+    def base_at(day: date) -> Decimal:
+        total = ZERO
+        for other in regular:
+            span = subscription.item_span(other)
+            if span is not None and day in span:
+                total += sum((c.total for c in _charges_on(other, day, ZERO)), ZERO)
+        return total
+
+    drafts: list[_Draft] = []
+    for item in subscription.items:
+        extra_cuts = cuts if item.derived else set()
+        drafts.extend(
+            _item_drafts(
+                subscription, currency, grid, item, billed.get((subscription.number, item.id), ()),
+                billing_date, extra_cuts, base_at,
+            )
+        )
+    return drafts
+
+
+def _charges_on(item: Item, day: date, base: Decimal) -> tuple[Charge, ...]:
+    model = item.model_on(day)
+    charges = model.charges(item.quantity_on(day), base=base)
+    if item.discount is not None and item.discount.active_on(day):
+        charges = item.discount.apply(charges)
+    return tuple(c for c in charges if c.quantity or c.total)
+
+
+def _service_periods(
+    subscription: Subscription, grid: Grid, item: Item, billing_date: date, billed: Sequence[Term]
+) -> list[tuple[Period, Period | None]]:
+    """(grid period, due service span or None) for every period due or billed before."""
+    span = subscription.item_span(item)
+    found: dict[date, tuple[Period, Period | None]] = {}
+    if span is not None and item.billing_type is BillingType.ONE_TIME:
+        service = Period(span.start, span.end if item.end or subscription.end else span.start + ONE_DAY)
+        if _is_due(service, item.practice, billing_date):
+            found[service.start] = (service, service)
+    elif span is not None and span.start <= billing_date:
+        for period in grid.periods(span.start, min(span.end, billing_date + ONE_DAY)):
+            service = period.intersect(span)
+            if service is not None and _is_due(service, item.practice, billing_date):
+                found[period.start] = (period, service)
+    for term in billed:
+        if term.period_start not in found:
+            if item.billing_type is BillingType.ONE_TIME:
+                period = Period(term.period_start, max(term.end, term.period_start + ONE_DAY))
+            else:
+                period = grid.containing(term.period_start)
+            found[term.period_start] = (period, None)
+    return [found[day] for day in sorted(found)]
+
+
+def _is_due(service: Period, practice: Practice, billing_date: date) -> bool:
+    if practice is Practice.ADVANCE:
+        return service.start <= billing_date
+    return service.end <= billing_date
+
+
+def _item_drafts(
+    subscription: Subscription,
+    currency: Currency,
+    grid: Grid,
+    item: Item,
+    billed: Sequence[Term],
+    billing_date: date,
+    extra_cuts: set[date],
+    base_at: Callable[[date], Decimal],
+) -> list[_Draft]:
+    drafts: list[_Draft] = []
+    for period, service in _service_periods(subscription, grid, item, billing_date, billed):
+        previous = [t for t in billed if t.period_start == period.start]
+        expected = _segments(item, service, extra_cuts, base_at) if service is not None else []
+        needs = _reconcile(expected, previous)
+        if not needs:
+            continue
+        origin = service.start if service is not None else min(t.start for t in previous)
+        measure = Measure(grid, period, origin, item.billing_type)
+        for start, end, need in needs:
+            drafts.extend(_drafts_for_need(subscription, currency, item, period, measure, start, end, need))
+    return drafts
+
+
+def _segments(
+    item: Item, service: Period, extra_cuts: set[date], base_at: Callable[[date], Decimal]
+) -> list[Segment]:
+    """The charges in force over *service*, as maximal constant pieces."""
+    cuts = sorted(d for d in item.change_dates() | extra_cuts if service.start < d < service.end)
+    segments: list[Segment] = []
+    for start, end in pairwise([service.start, *cuts, service.end]):
+        charges = _charges_on(item, start, base_at(start) if item.derived else ZERO)
+        if segments and segments[-1][2] == charges:
+            segments[-1] = (segments[-1][0], end, charges)
+        elif charges:
+            segments.append((start, end, charges))
+    return segments
+
+
+def _reconcile(expected: list[Segment], billed: list[Term]) -> list[Need]:
+    """What must be billed (positive counts) or taken back (negative) to reach *expected*."""
+    if not billed:
+        return [(s, e, dict(Counter(charges))) for s, e, charges in expected]
+    points = sorted({d for s, e, _ in expected for d in (s, e)} | {d for t in billed for d in (t.start, t.end)})
+    needs: list[Need] = []
+    for start, end in pairwise(points):
+        need: Counter[Charge] = Counter()
+        for s, e, charges in expected:
+            if s <= start and end <= e:
+                need.update(charges)
+        for term in billed:
+            if term.start <= start and end <= term.end:
+                need[term.charge] -= term.count
+        wanted = {c: n for c, n in need.items() if n}
+        if not wanted:
+            continue
+        if needs and needs[-1][1] == start and needs[-1][2] == wanted:
+            needs[-1] = (needs[-1][0], end, wanted)
+        else:
+            needs.append((start, end, wanted))
+    return needs
+
+
+def _drafts_for_need(
+    subscription: Subscription,
+    currency: Currency,
+    item: Item,
+    period: Period,
+    measure: Measure,
+    start: date,
+    end: date,
+    need: dict[Charge, int],
+) -> list[_Draft]:
+    code = currency.code
+    by_component: dict[str, list[tuple[Charge, int]]] = {}
+    for charge, count in need.items():
+        by_component.setdefault(charge.component, []).append((charge, count))
+    drafts = []
+    for component, pairs in by_component.items():
+        net = sum((n * measure.amount(c.total, start, end, code) for c, n in pairs), ZERO)
+        gross = sum((n * measure.amount(c.gross, start, end, code) for c, n in pairs), ZERO)
+        if not net and not gross:
+            continue  # e.g. a mid-period change on an item that is not prorated
+        quantity = sum((n * c.quantity for c, n in pairs), ZERO)
+        prices = {c.unit_price for c, _ in pairs}
+        if quantity and len(prices) == 1:
+            unit_price = prices.pop()
+        else:
+            if not quantity:
+                quantity = max((c.quantity for c, n in pairs if n > 0), default=Decimal(1)) or Decimal(1)
+            unit_price = round_price(sum((n * c.gross for c, n in pairs), ZERO) / quantity)
+        name = item.description or item.product.name
+        description = name if component in ("unit", "flat") else f"{name} ({component})"
+        terms = tuple(
+            Term(subscription.number, item.id, period.start, start, end, n, c) for c, n in pairs
+        )
+        drafts.append(
+            _Draft(
+                subscription=subscription,
+                currency=currency,
+                item=item,
+                line_period=Period(start, end),
+                quantity=quantity,
+                unit_price=unit_price,
+                factor=round_price(measure.factor(start, end)),
+                gross=gross,
+                net=net,
+                description=description,
+                explanation=_explain(item, pairs, measure, start, end),
+                terms=terms,
+            )
+        )
+    return drafts
+
+
+def _explain(item: Item, pairs: list[tuple[Charge, int]], measure: Measure, start: date, end: date) -> str:
+    model = type(item.model_on(start)).__name__
+    now = [c for c, n in pairs if n > 0]
+    before = [c for c, n in pairs if n < 0]
+    parts = [f"{model}: " + "; ".join(c.label for c in now)] if now else []
+    if before:
+        parts.append(("replaces " if now else "credit for ") + "; ".join(c.label for c in before) + " billed before")
+    discounts = {c.discount for c, _ in pairs if c.discount}
+    if discounts and item.discount is not None:
+        parts.append(item.discount.describe())
+    parts.append(measure.describe(start, end))
+    return "; ".join(parts)
+
+
+def _document(
+    company: Company, account: Account, currency: Currency, drafts: list[_Draft], options: RunOptions
+) -> Invoice:
+    code = currency.code
+    lines = []
+    for draft in drafts:
+        product = draft.item.product
+        tax = options.tax.resolve(company=company, account=account, product=product, period=draft.line_period)
+        net = Money(draft.net, currency)
+        lines.append(
+            Line(
+                description=draft.description,
+                period=draft.line_period,
+                quantity=draft.quantity,
+                unit_code=product.unit_code,
+                unit_price=Money(draft.unit_price, currency),
+                billing_factor=draft.factor,
+                discount=Money(draft.gross - draft.net, currency),
+                net=net,
+                tax_class=product.tax_class,
+                tax_rate=tax.rate,
+                tax_category=tax.category,
+                tax=Money(round_amount(draft.net * tax.rate / HUNDRED, code), currency),
+                explanation=f"{draft.explanation}; tax {_fmt(tax.rate)} % ({tax.rule})",
+                source_key=draft.terms[0].key,
+                subscription=draft.subscription.number,
+                item_id=draft.item.id,
+                product_code=product.code,
+                terms=draft.terms,
+            )
+        )
+    numbers = tuple(dict.fromkeys(d.subscription.number for d in drafts))
+    invoice_date = options.invoice_date or options.billing_date
+    terms = _payment_terms(company, account, [d.subscription for d in drafts])
+    return Invoice.create(
+        lines=lines,
+        currency=currency,
+        id=None,
+        status=DocumentStatus.DRAFT,
+        number=None,
+        invoice_date=invoice_date,
+        due_date=terms.due_date(invoice_date),
+        payment_terms=terms,
+        billing_date=options.billing_date,
+        seller=company,
+        buyer=account,
+        subscriptions=numbers,
+    )
+
+
+def _payment_terms(company: Company, account: Account, subscriptions: list[Subscription]) -> PaymentTerms:
+    own = {s.payment_terms for s in subscriptions}
+    if len(own) == 1 and (only := own.pop()) is not None:
+        return only
+    return account.payment_terms or company.payment_terms

@@ -1,0 +1,275 @@
+"""The shell around the billing core: invoice runs, finalizing, cancelling, forecasts.
+
+These functions read from a store, call the pure planning core and write the result in
+transactions. Dates are always arguments; nothing here reads the clock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from datetime import date
+from decimal import Decimal
+from itertools import islice
+
+import attrs
+from dateutil.relativedelta import relativedelta
+
+from ..errors import CannotCancel, JustonError, NotADraft
+from ..model.documents import Invoice, Term
+from ..model.numbering import Counter
+from ..model.parties import Account
+from ..model.status import DocumentKind, DocumentStatus
+from ..storage.base import Reader, Store, Transaction
+from ..tax import TaxResolver, TaxTable
+from .plan import RunOptions, Split, group_billed, plan_account
+
+__all__ = [
+    "AccountFailure",
+    "RunResult",
+    "cancel",
+    "delete_draft",
+    "finalize",
+    "forecast",
+    "invoice_run",
+]
+
+
+@attrs.frozen
+class AccountFailure:
+    """An account the run could not bill, and why; nothing was stored for it."""
+
+    account_id: str
+    error: JustonError
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.error}"
+
+
+@attrs.frozen(kw_only=True)
+class RunResult:
+    """What an invoice run produced: the documents (stored unless a dry run) and failures."""
+
+    run_id: str | None
+    billing_date: date
+    documents: tuple[Invoice, ...]
+    failures: tuple[AccountFailure, ...]
+    dry_run: bool
+
+    def totals(self) -> dict[str, Decimal]:
+        """Gross totals per currency code."""
+        sums: dict[str, Decimal] = {}
+        for document in self.documents:
+            code = document.currency.code
+            sums[code] = sums.get(code, Decimal(0)) + document.total.amount
+        return sums
+
+    def __str__(self) -> str:
+        totals = ", ".join(f"{amount} {code}" for code, amount in sorted(self.totals().items()))
+        head = "dry run" if self.dry_run else f"run {self.run_id}"
+        text = f"{head} on {self.billing_date}: {len(self.documents)} documents ({totals or 'nothing'})"
+        if self.failures:
+            text += f", {len(self.failures)} accounts failed"
+        return text
+
+
+def _batches(items: Iterable[Account], size: int) -> Iterator[list[Account]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def invoice_run(
+    store: Store,
+    billing_date: date,
+    *,
+    accounts: Collection[str] | None = None,
+    dry_run: bool = False,
+    invoice_date: date | None = None,
+    split: Split = Split.ACCOUNT,
+    skip_zero: bool = True,
+    tax: TaxResolver | None = None,
+    batch_size: int = 500,
+) -> RunResult:
+    """Bill everything due on *billing_date* as draft documents.
+
+    One document per account and currency (``split=Split.SUBSCRIPTION`` for one per
+    subscription); a negative total makes a credit; zero totals are skipped unless
+    ``skip_zero=False``. Re-running bills nothing twice. An account whose data is bad is
+    reported in ``RunResult.failures`` and nothing is stored for it; the others are billed.
+    Each batch of accounts is written in one transaction.
+
+        >>> from juston.testing import sample_store
+        >>> store = sample_store(accounts=2)
+        >>> result = invoice_run(store, date(2026, 1, 1))
+        >>> len(result.documents), len(invoice_run(store, date(2026, 1, 1)).documents)
+        (2, 0)
+    """
+    options = RunOptions(
+        billing_date=billing_date,
+        invoice_date=invoice_date,
+        split=split,
+        skip_zero=skip_zero,
+        tax=tax or TaxTable.germany(),
+    )
+    run_id = None if dry_run else f"run-{billing_date.isoformat()}-{uuid.uuid4().hex[:8]}"
+    company = store.company()
+    documents: list[Invoice] = []
+    failures: list[AccountFailure] = []
+    for batch in _batches(store.accounts(accounts), batch_size):
+        planned: list[Invoice] = []
+        for account in batch:
+            try:
+                billed = group_billed(store.billed_terms(account.id))
+                subscriptions = store.subscriptions(account.id)
+                planned.extend(plan_account(company, account, subscriptions, billed, options))
+            except JustonError as exc:
+                failures.append(AccountFailure(account.id, exc))
+        if dry_run:
+            documents.extend(planned)
+            continue
+        with store.transaction() as tx:
+            documents.extend(tx.add_document(attrs.evolve(d, run_id=run_id)) for d in planned)
+    return RunResult(
+        run_id=run_id,
+        billing_date=billing_date,
+        documents=tuple(documents),
+        failures=tuple(failures),
+        dry_run=dry_run,
+    )
+
+
+def forecast(
+    store: Reader,
+    start: date,
+    months: int,
+    *,
+    accounts: Collection[str] | None = None,
+    tax: TaxResolver | None = None,
+) -> list[Invoice]:
+    """The documents monthly runs would make from *start* for *months* months; nothing is stored.
+
+    Each simulated run sees the documents of the ones before it, as real runs would.
+    """
+    documents: list[Invoice] = []
+    company = store.company()
+    for account in store.accounts(accounts):
+        billed: list[Term] = list(store.billed_terms(account.id))
+        subscriptions = store.subscriptions(account.id)
+        for n in range(months):
+            day = start + relativedelta(months=n)
+            options = RunOptions(billing_date=day, tax=tax or TaxTable.germany())
+            planned = plan_account(company, account, subscriptions, group_billed(billed), options)
+            for document in planned:
+                billed.extend(document.terms())
+            documents.extend(planned)
+    return documents
+
+
+def _ids(documents: Iterable[Invoice | str]) -> list[str]:
+    ids = []
+    for document in documents:
+        document_id = document if isinstance(document, str) else document.id
+        if document_id is None:
+            raise NotADraft("document: an unsaved document (no id) cannot be finalized")
+        ids.append(document_id)
+    return ids
+
+
+def _draw_number(tx: Transaction, document: Invoice, day: date) -> str:
+    counter: Counter = document.seller.numbering.counter_for(document.kind)
+    sequence = f"{document.seller.id}/{counter.series}/{counter.bucket(day)}"
+    if not tx.has_counter(sequence) and counter.start:
+        tx.set_counter(sequence, counter.start)
+    return counter.format(tx.next_number(sequence), day, account_id=document.account_id)
+
+
+def finalize(
+    store: Store,
+    documents: Iterable[Invoice | str] | None = None,
+    *,
+    invoice_date: date | None = None,
+) -> list[Invoice]:
+    """Finalize drafts: give each a number and make it immutable (status Open).
+
+    With *documents* ``None`` every draft in the store is finalized. Numbers come from
+    the company's counter for the document kind, in the order given, inside one
+    transaction: if any document is not a draft, nothing is finalized and no number is
+    used. *invoice_date* re-dates the documents and recomputes their due dates.
+    """
+    with store.transaction() as tx:
+        if documents is None:
+            ids = [d.id for d in tx.documents(status=DocumentStatus.DRAFT) if d.id is not None]
+        else:
+            ids = _ids(documents)
+        finalized = []
+        for document_id in ids:
+            document = tx.document(document_id)
+            if document.status is not DocumentStatus.DRAFT:
+                raise NotADraft(f"document {document_id}: is {document.status.value}, not a draft")
+            day = invoice_date or document.invoice_date
+            final = attrs.evolve(
+                document,
+                status=DocumentStatus.OPEN,
+                number=_draw_number(tx, document, day),
+                invoice_date=day,
+                due_date=document.payment_terms.due_date(day),
+            )
+            tx.replace_document(final)
+            finalized.append(final)
+    return finalized
+
+
+def delete_draft(store: Store, document: Invoice | str) -> None:
+    """Delete a draft; what it billed is released for the next run."""
+    (document_id,) = _ids([document])
+    with store.transaction() as tx:
+        if tx.document(document_id).status is not DocumentStatus.DRAFT:
+            raise NotADraft(f"document {document_id}: only drafts can be deleted; cancel it instead")
+        tx.delete_document(document_id)
+
+
+def cancel(store: Store, document: Invoice | str, *, cancellation_date: date) -> Invoice:
+    """Cancel a finalized document with a mirror cancellation, finalized at once.
+
+    The cancellation copies every line with negated unit price and amounts, gets a
+    number from the credit counter and status Settled; the original becomes Cancelled,
+    and the two are linked. What the original billed is released, so the next run bills
+    it again. Drafts are deleted rather than cancelled, and a cancellation cannot itself
+    be cancelled: re-invoice instead.
+    """
+    (document_id,) = _ids([document])
+    with store.transaction() as tx:
+        original = tx.document(document_id)
+        if original.kind is DocumentKind.CANCELLATION:
+            raise CannotCancel(f"document {original.number}: a cancellation cannot be cancelled; re-invoice instead")
+        if original.status not in (DocumentStatus.OPEN, DocumentStatus.PAID):
+            raise CannotCancel(
+                f"document {original.number or document_id}: is {original.status.value}; "
+                "only open or paid documents can be cancelled (delete a draft instead)"
+            )
+        mirror = Invoice.create(
+            lines=[line.negated() for line in original.lines],
+            currency=original.currency,
+            kind=DocumentKind.CANCELLATION,
+            id=None,
+            status=DocumentStatus.SETTLED,
+            number=None,
+            invoice_date=cancellation_date,
+            due_date=cancellation_date,
+            billing_date=cancellation_date,
+            seller=original.seller,
+            buyer=original.buyer,
+            payment_terms=original.payment_terms,
+            subscriptions=original.subscriptions,
+            cancels=original.id,
+        )
+        mirror = attrs.evolve(mirror, number=_draw_number(tx, mirror, cancellation_date))
+        mirror = tx.add_document(mirror)
+        tx.replace_document(attrs.evolve(original, status=DocumentStatus.CANCELLED, cancelled_by=mirror.id))
+    return mirror
+
+
+def drafts(store: Reader) -> Sequence[Invoice]:
+    """Every draft in the store."""
+    return list(store.documents(status=DocumentStatus.DRAFT))

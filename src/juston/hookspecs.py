@@ -1,0 +1,45 @@
+"""Hook specifications: the contract between juston and its plugins.
+
+A plugin is a module or object with functions marked ``@juston.hookimpl`` whose names
+and argument names match the specifications below (an implementation may take fewer
+arguments). Register it in your package's metadata so juston finds it::
+
+    [project.entry-points.juston]
+    my_backend = "my_package.juston_plugin"
+
+and implement, for example::
+
+    from juston import hookimpl
+
+    @hookimpl
+    def juston_open_store(url):
+        if url.startswith("mydb:"):
+            return MyStore(url)
+        return None
+
+Adding an argument to a hook is compatible; renaming one is a breaking change.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .storage.base import Store
+
+__all__ = ["hookimpl", "hookspec"]
+
+PROJECT = "juston"
+hookspec = pluggy.HookspecMarker(PROJECT)
+#: Marks a plugin's hook implementation.
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec(firstresult=True)
+def juston_open_store(url: str) -> Store | None:  # type: ignore[empty-body]
+    """Open the store that *url* names, or return ``None`` to let another plugin try.
+
+    :param url: a backend URL such as ``memory:`` or ``sqlite:///billing.db``.
+    """

@@ -1,0 +1,31 @@
+"""The domain model: frozen attrs values with validators that name the field and value."""
+
+from .catalog import Product
+from .documents import DocumentKind, DocumentStatus, Invoice, Line, TaxSubtotal, Term
+from .numbering import Counter, Numbering, Reset
+from .parties import Account, Address, BankAccount, Company, Contact
+from .subscriptions import Item, ItemChange, Subscription, SubscriptionStatus
+from .terms import PaymentTerms
+
+__all__ = [
+    "Account",
+    "Address",
+    "BankAccount",
+    "Company",
+    "Contact",
+    "Counter",
+    "DocumentKind",
+    "DocumentStatus",
+    "Invoice",
+    "Item",
+    "ItemChange",
+    "Line",
+    "Numbering",
+    "PaymentTerms",
+    "Product",
+    "Reset",
+    "Subscription",
+    "SubscriptionStatus",
+    "TaxSubtotal",
+    "Term",
+]

@@ -1,0 +1,205 @@
+"""Invoices, credits and cancellations, their lines and tax breakdown.
+
+Documents are values made by the core (``juston.billing``), never edited in place:
+a finalized document is immutable, and a correction is a cancellation or a credit.
+Totals are always derived from the lines by :func:`Invoice.create`, so a document
+whose totals disagree with its lines cannot be built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+
+import attrs
+from moneyed import Currency, Money
+
+from ..errors import CurrencyMismatch
+from ..periods import Period
+from ..pricing.models import Charge
+from .parties import Account, Company
+from .status import DocumentKind, DocumentStatus
+from .terms import PaymentTerms
+
+__all__ = ["DocumentKind", "DocumentStatus", "Invoice", "Line", "TaxSubtotal", "Term"]
+
+
+@attrs.frozen
+class Term:
+    """What a line bills, in a form the next run can compare with.
+
+    *count* copies of *charge* (per billing unit) for ``[start, end)`` of the period of
+    item *item_id* of *subscription* that starts on *period_start*. A line that bills a
+    period has ``count=+1``; a line that replaces an earlier charge carries that charge
+    with ``count=-1``; a cancellation negates all.
+    """
+
+    subscription: str
+    item_id: str
+    period_start: date
+    start: date
+    end: date
+    count: int
+    charge: Charge
+
+    @property
+    def key(self) -> str:
+        """The deterministic key of the billed fact: ``subscription/item/period start``."""
+        return f"{self.subscription}/{self.item_id}/{self.period_start.isoformat()}"
+
+    def negated(self) -> Term:
+        return attrs.evolve(self, count=-self.count)
+
+
+@attrs.frozen(kw_only=True)
+class Line:
+    """One invoice line.
+
+    ``net = quantity × unit_price × billing_factor − discount`` up to the single rounding
+    of the amount; ``explanation`` says how the figure came about.
+    """
+
+    description: str
+    period: Period | None
+    quantity: Decimal
+    unit_code: str
+    unit_price: Money
+    billing_factor: Decimal
+    discount: Money
+    net: Money
+    tax_class: str
+    tax_rate: Decimal
+    tax_category: str
+    tax: Money
+    explanation: str
+    source_key: str | None = None
+    subscription: str | None = None
+    item_id: str | None = None
+    product_code: str | None = None
+    terms: tuple[Term, ...] = ()
+
+    @property
+    def gross(self) -> Money:
+        return self.net + self.tax
+
+    def negated(self) -> Line:
+        """The mirror line of a cancellation: negated unit price and amounts (as JustOn)."""
+        return attrs.evolve(
+            self,
+            unit_price=-self.unit_price,
+            discount=-self.discount,
+            net=-self.net,
+            tax=-self.tax,
+            terms=tuple(t.negated() for t in self.terms),
+        )
+
+
+@attrs.frozen(kw_only=True)
+class TaxSubtotal:
+    """The VAT breakdown of one category and rate: taxable basis and tax amount."""
+
+    category: str
+    rate: Decimal
+    basis: Money
+    tax: Money
+
+
+def _tax_breakdown(lines: tuple[Line, ...], zero: Money) -> tuple[TaxSubtotal, ...]:
+    groups: dict[tuple[str, Decimal], list[Line]] = {}
+    for line in lines:
+        groups.setdefault((line.tax_category, line.tax_rate), []).append(line)
+    return tuple(
+        TaxSubtotal(
+            category=category,
+            rate=rate,
+            basis=sum((ln.net for ln in group), zero),
+            tax=sum((ln.tax for ln in group), zero),
+        )
+        for (category, rate), group in sorted(groups.items(), key=lambda kv: (kv[0][0], -kv[0][1]))
+    )
+
+
+@attrs.frozen(kw_only=True)
+class Invoice:
+    """An invoice, credit or cancellation.
+
+    ``buyer`` and ``seller`` are snapshots taken when the document was made. ``number``
+    is ``None`` until finalization. Build one with :meth:`create`, which derives the
+    totals and the tax breakdown from the lines.
+    """
+
+    id: str | None
+    kind: DocumentKind
+    status: DocumentStatus
+    number: str | None
+    currency: Currency
+    invoice_date: date
+    due_date: date
+    billing_date: date
+    seller: Company
+    buyer: Account
+    lines: tuple[Line, ...]
+    tax_breakdown: tuple[TaxSubtotal, ...]
+    net_total: Money
+    tax_total: Money
+    total: Money
+    payment_terms: PaymentTerms
+    subscriptions: tuple[str, ...] = ()
+    run_id: str | None = None
+    cancels: str | None = None
+    cancelled_by: str | None = None
+
+    @property
+    def account_id(self) -> str:
+        return self.buyer.id
+
+    @property
+    def service_period(self) -> Period | None:
+        """From the earliest line start to the latest line end; lines without periods are ignored."""
+        periods = [ln.period for ln in self.lines if ln.period is not None]
+        if not periods:
+            return None
+        return Period(min(p.start for p in periods), max(p.end for p in periods))
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status is DocumentStatus.DRAFT
+
+    def terms(self) -> Iterable[Term]:
+        for line in self.lines:
+            yield from line.terms
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        lines: Iterable[Line],
+        currency: Currency,
+        kind: DocumentKind | None = None,
+        **fields: object,
+    ) -> Invoice:
+        """Build a document with totals derived from *lines*.
+
+        *kind* defaults to ``INVOICE`` for a total ≥ 0 and ``CREDIT`` below.
+        """
+        lines = tuple(lines)
+        zero = Money(0, currency)
+        for line in lines:
+            if line.net.currency != currency:
+                raise CurrencyMismatch("lines", line.net, f"is not in the document currency {currency.code}")
+        net = sum((ln.net for ln in lines), zero)
+        tax = sum((ln.tax for ln in lines), zero)
+        total = net + tax
+        if kind is None:
+            kind = DocumentKind.CREDIT if total.amount < 0 else DocumentKind.INVOICE
+        return cls(
+            lines=lines,
+            currency=currency,
+            kind=kind,
+            tax_breakdown=_tax_breakdown(lines, zero),
+            net_total=net,
+            tax_total=tax,
+            total=total,
+            **fields,  # type: ignore[arg-type]
+        )

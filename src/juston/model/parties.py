@@ -1,0 +1,126 @@
+"""Parties: the own company (business entity) and customer accounts, with addresses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+from moneyed import Currency
+
+from .._fields import check_instance, check_optional_instance, check_text
+from ..errors import ValidationError
+from ..money import currency
+from .numbering import Numbering
+from .terms import PaymentTerms
+
+__all__ = ["Account", "Address", "BankAccount", "Company", "Contact"]
+
+
+def _check_country(instance: object, field: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str) or len(value) != 2 or not value.isalpha() or not value.isupper():
+        raise ValidationError(field.name, value, "is not an ISO 3166 alpha-2 country code like 'DE'")
+
+
+def _optional_text(instance: object, field: attrs.Attribute[Any], value: object) -> None:
+    if value is not None:
+        check_text(instance, field, value)
+
+
+@attrs.frozen(kw_only=True)
+class Address:
+    """A postal address; *country* is an ISO 3166 alpha-2 code.
+
+        >>> Address(street="Hauptstr. 1", postcode="10115", city="Berlin", country="DE").country
+        'DE'
+    """
+
+    street: str = attrs.field(validator=check_text)
+    postcode: str = attrs.field(validator=check_text)
+    city: str = attrs.field(validator=check_text)
+    country: str = attrs.field(validator=_check_country)
+    line2: str | None = attrs.field(default=None, validator=_optional_text)
+    region: str | None = attrs.field(default=None, validator=_optional_text)
+
+    def lines(self) -> tuple[str, ...]:
+        """The address as printed, line by line."""
+        parts = [self.street, self.line2, f"{self.postcode} {self.city}", self.region, self.country]
+        return tuple(p for p in parts if p)
+
+
+@attrs.frozen(kw_only=True)
+class BankAccount:
+    """Bank details printed on documents for payment by transfer."""
+
+    iban: str = attrs.field(validator=check_text)
+    bic: str | None = None
+    bank_name: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Contact:
+    """A person to contact about a document."""
+
+    name: str = attrs.field(validator=check_text)
+    email: str | None = None
+    phone: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Company:
+    """The own business entity that issues documents.
+
+    *id* keys its number counters, so two companies never share a sequence.
+
+        >>> Company(id="acme", name="ACME GmbH",
+        ...         address=Address(street="Hauptstr. 1", postcode="10115", city="Berlin",
+        ...                         country="DE")).payment_terms
+        PaymentTerms(pattern='14d')
+    """
+
+    id: str = attrs.field(validator=check_text)
+    name: str = attrs.field(validator=check_text)
+    address: Address = attrs.field(validator=check_instance(Address))
+    vat_id: str | None = None
+    tax_number: str | None = None
+    bank_account: BankAccount | None = attrs.field(default=None, validator=check_optional_instance(BankAccount))
+    contact: Contact | None = attrs.field(default=None, validator=check_optional_instance(Contact))
+    #: Used when neither the subscription nor the account sets payment terms.
+    payment_terms: PaymentTerms = attrs.field(default=PaymentTerms("14d"), converter=PaymentTerms.coerce)
+    #: Number counters per document kind.
+    numbering: Numbering = attrs.field(factory=Numbering, validator=check_instance(Numbering))
+
+
+@attrs.frozen(kw_only=True)
+class Account:
+    """A customer account.
+
+    *legal_address* (the invoice recipient, when it differs) and *shipping_address* are
+    optional; documents copy them at creation, so later edits never change an issued
+    document.
+
+        >>> Account(id="C-1", name="Kunde AG", currency="EUR",
+        ...         billing_address=Address(street="Ring 2", postcode="80331", city="München",
+        ...                                 country="DE")).country
+        'DE'
+    """
+
+    id: str = attrs.field(validator=check_text)
+    name: str = attrs.field(validator=check_text)
+    billing_address: Address = attrs.field(validator=check_instance(Address))
+    currency: Currency = attrs.field(converter=currency)
+    legal_address: Address | None = attrs.field(default=None, validator=check_optional_instance(Address))
+    shipping_address: Address | None = attrs.field(default=None, validator=check_optional_instance(Address))
+    language: str = "en"
+    vat_id: str | None = None
+    email: str | None = None
+    payment_terms: PaymentTerms | None = attrs.field(default=None, converter=PaymentTerms.coerce_optional)
+
+    @property
+    def country(self) -> str:
+        """The billing country (ISO 3166 alpha-2)."""
+        return self.billing_address.country
+
+    @property
+    def recipient_address(self) -> Address:
+        """The address a document is sent to: the legal address if set, else the billing one."""
+        return self.legal_address or self.billing_address

@@ -1,0 +1,25 @@
+"""The kinds and statuses of documents."""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ["DocumentKind", "DocumentStatus"]
+
+
+class DocumentKind(enum.Enum):
+    """An invoice (total ≥ 0), a credit (total < 0), or the cancellation of a document."""
+
+    INVOICE = "invoice"
+    CREDIT = "credit"
+    CANCELLATION = "cancellation"
+
+
+class DocumentStatus(enum.Enum):
+    """Draft (editable, no number), Open (final), Paid, Settled (credits), Cancelled."""
+
+    DRAFT = "draft"
+    OPEN = "open"
+    PAID = "paid"
+    SETTLED = "settled"
+    CANCELLED = "cancelled"

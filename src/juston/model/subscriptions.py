@@ -1,0 +1,245 @@
+"""Subscriptions and their items, with changes over time as values.
+
+An item's history is its start and end plus a tuple of :class:`ItemChange` values
+(a new quantity or price from a date). Nothing is overwritten: replaying the history
+reproduces what was billed, and a change after billing yields the prorated difference
+on the next run.
+
+    >>> from datetime import date
+    >>> from decimal import Decimal
+    >>> from juston import money
+    >>> from juston.pricing import PerUnit
+    >>> item = Item(id="seats", product=Product(code="SEAT", name="Seat"),
+    ...             price=PerUnit(money(10, "EUR")), quantity=5)
+    >>> later = item.change_quantity(date(2026, 3, 15), 8)
+    >>> later.quantity_on(date(2026, 3, 14)), later.quantity_on(date(2026, 3, 15))
+    (Decimal('5'), Decimal('8'))
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import attrs
+from moneyed import Currency
+
+from .._fields import (
+    check_date,
+    check_ge_zero,
+    check_instance,
+    check_optional_date,
+    check_optional_instance,
+    check_text,
+    to_decimal,
+    to_optional_decimal,
+    to_tuple,
+)
+from ..errors import ValidationError
+from ..money import currency
+from ..periods import Alignment, BillingPeriod, Grid, Period
+from ..pricing.discounts import Discount
+from ..pricing.models import PriceModel, PriceSchedule
+from ..pricing.proration import BillingType, Practice
+from .catalog import Product
+from .terms import PaymentTerms
+
+__all__ = ["Item", "ItemChange", "Subscription", "SubscriptionStatus"]
+
+Pricing = PriceModel | PriceSchedule
+
+
+def _check_price(instance: object, field: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not isinstance(value, (PriceModel, PriceSchedule)):
+        raise ValidationError(field.name, value, "is not a price model or PriceSchedule")
+
+
+def _check_after_start(instance: Any, field: attrs.Attribute[Any], value: date | None) -> None:
+    if value is not None and instance.start is not None and value <= instance.start:
+        raise ValidationError(field.name, value, f"must be after start {instance.start}")
+
+
+@attrs.frozen(kw_only=True)
+class ItemChange:
+    """From *effective* on, the item has a new *quantity* and/or *price*."""
+
+    effective: date = attrs.field(validator=check_date)
+    quantity: Decimal | None = attrs.field(default=None, converter=to_optional_decimal)
+    price: Pricing | None = attrs.field(default=None, validator=_check_price)
+
+    def __attrs_post_init__(self) -> None:
+        if self.quantity is None and self.price is None:
+            raise ValidationError("change", self, "changes neither quantity nor price")
+        if self.quantity is not None and self.quantity < 0:
+            raise ValidationError("quantity", self.quantity, "must not be negative")
+
+
+def _check_changes(instance: Item, field: attrs.Attribute[Any], value: tuple[Any, ...]) -> None:
+    for change in value:
+        if not isinstance(change, ItemChange):
+            raise ValidationError(field.name, change, "is not an ItemChange")
+    days = [c.effective for c in value]
+    if days != sorted(days) or len(set(days)) != len(days):
+        raise ValidationError(field.name, days, "must have strictly increasing effective dates")
+    currencies = {instance.price.currency} | {c.price.currency for c in value if c.price is not None}
+    if len(currencies) > 1:
+        raise ValidationError(field.name, value, "changes the price to another currency")
+
+
+@attrs.frozen(kw_only=True)
+class Item:
+    """A subscription item: a product, its quantity and price, and how it is billed.
+
+    *start*/*end* (half-open; ``end`` is the first day no longer served) default to the
+    subscription's. *id* must be unique within the subscription; it keys what was billed.
+    """
+
+    id: str = attrs.field(validator=check_text)
+    product: Product = attrs.field(validator=check_instance(Product))
+    price: Pricing = attrs.field(validator=_check_price)
+    quantity: Decimal = attrs.field(default=Decimal(1), converter=to_decimal, validator=check_ge_zero)
+    billing_type: BillingType = attrs.field(default=BillingType.RECURRING_PRORATED, converter=BillingType)
+    practice: Practice = attrs.field(default=Practice.ADVANCE, converter=Practice)
+    start: date | None = attrs.field(default=None, validator=check_optional_date)
+    end: date | None = attrs.field(default=None, validator=[check_optional_date, _check_after_start])
+    discount: Discount | None = attrs.field(default=None, validator=check_optional_instance(Discount))
+    changes: tuple[ItemChange, ...] = attrs.field(default=(), converter=to_tuple, validator=_check_changes)
+    description: str | None = None
+
+    @property
+    def derived(self) -> bool:
+        """True for items priced from the other items (percentage, minimum fee)."""
+        return any(model.derived for model in self.models())
+
+    def models(self) -> Iterator[PriceModel]:
+        for pricing in (self.price, *(c.price for c in self.changes if c.price is not None)):
+            if isinstance(pricing, PriceSchedule):
+                yield from (model for _, model in pricing.entries)
+            else:
+                yield pricing
+
+    def quantity_on(self, day: date) -> Decimal:
+        """The quantity in force on *day*."""
+        quantity = self.quantity
+        for change in self.changes:
+            if change.effective > day:
+                break
+            if change.quantity is not None:
+                quantity = change.quantity
+        return quantity
+
+    def model_on(self, day: date) -> PriceModel:
+        """The price model in force on *day*."""
+        pricing = self.price
+        for change in self.changes:
+            if change.effective > day:
+                break
+            if change.price is not None:
+                pricing = change.price
+        return pricing.at(day) if isinstance(pricing, PriceSchedule) else pricing
+
+    def change_dates(self) -> set[date]:
+        """Every date on which something about this item's price may change."""
+        days = {c.effective for c in self.changes}
+        for pricing in (self.price, *(c.price for c in self.changes if c.price is not None)):
+            if isinstance(pricing, PriceSchedule):
+                days.update(pricing.change_dates())
+        if self.discount is not None:
+            days.update(self.discount.change_dates())
+        return days
+
+    def change_quantity(self, effective: date, quantity: object) -> Item:
+        """A copy of this item whose quantity changes on *effective*."""
+        return self._with_change(ItemChange(effective=effective, quantity=quantity))  # type: ignore[arg-type]
+
+    def change_price(self, effective: date, price: Pricing) -> Item:
+        """A copy of this item whose price changes on *effective*."""
+        return self._with_change(ItemChange(effective=effective, price=price))
+
+    def cancel(self, end: date) -> Item:
+        """A copy of this item that ends on *end* (the first day no longer served)."""
+        return attrs.evolve(self, end=end)
+
+    def _with_change(self, change: ItemChange) -> Item:
+        kept = [c for c in self.changes if c.effective < change.effective]
+        same_day = [c for c in self.changes if c.effective == change.effective]
+        if same_day:
+            old = same_day[0]
+            change = ItemChange(
+                effective=change.effective,
+                quantity=change.quantity if change.quantity is not None else old.quantity,
+                price=change.price if change.price is not None else old.price,
+            )
+        later = [c for c in self.changes if c.effective > change.effective]
+        return attrs.evolve(self, changes=(*kept, change, *later))
+
+
+class SubscriptionStatus(enum.Enum):
+    """Only ``ACTIVE`` subscriptions are billed; ``DRAFT`` ones are being prepared."""
+
+    DRAFT = "draft"
+    ACTIVE = "active"
+
+
+def _check_items(instance: Subscription, field: attrs.Attribute[Any], value: tuple[Any, ...]) -> None:
+    seen: set[str] = set()
+    for item in value:
+        if not isinstance(item, Item):
+            raise ValidationError(field.name, item, "is not an Item")
+        if item.id in seen:
+            raise ValidationError(field.name, item.id, "is used by two items; item ids must be unique")
+        seen.add(item.id)
+
+
+@attrs.frozen(kw_only=True)
+class Subscription:
+    """A subscription of one account: a billing period, an alignment and items.
+
+    *end* (half-open) is the first day no longer served; setting it cancels the
+    subscription, and a period billed in advance is credited for the unused part on the
+    next run. *currency* defaults to the account's.
+
+        >>> from datetime import date
+        >>> s = Subscription(number="S-1", account_id="C-1", start=date(2026, 1, 31))
+        >>> s.billing_period
+        BillingPeriod(count=1, unit=<Unit.MONTH: 'month'>)
+    """
+
+    number: str = attrs.field(validator=check_text)
+    account_id: str = attrs.field(validator=check_text)
+    start: date = attrs.field(validator=check_date)
+    end: date | None = attrs.field(default=None, validator=[check_optional_date, _check_after_start])
+    billing_period: BillingPeriod = attrs.field(
+        default=BillingPeriod(1), converter=lambda v: BillingPeriod.parse(v) if isinstance(v, str) else v
+    )
+    alignment: Alignment = attrs.field(default=Alignment.ANNIVERSARY, converter=Alignment)
+    status: SubscriptionStatus = attrs.field(default=SubscriptionStatus.ACTIVE, converter=SubscriptionStatus)
+    items: tuple[Item, ...] = attrs.field(default=(), converter=to_tuple, validator=_check_items)
+    currency: Currency | None = attrs.field(default=None, converter=lambda v: None if v is None else currency(v))
+    payment_terms: PaymentTerms | None = attrs.field(default=None, converter=PaymentTerms.coerce_optional)
+
+    @property
+    def grid(self) -> Grid:
+        """The billing-period grid of this subscription."""
+        return Grid.for_subscription(self.start, self.billing_period, self.alignment)
+
+    def item_span(self, item: Item) -> Period | None:
+        """The item's service range inside the subscription, or ``None`` if empty."""
+        start = max(self.start, item.start or self.start)
+        ends = [d for d in (self.end, item.end) if d is not None]
+        end = min(ends) if ends else date.max
+        return Period(start, end) if start < end else None
+
+    def cancel(self, end: date) -> Subscription:
+        """A copy of this subscription that ends on *end* (the first day no longer served)."""
+        return attrs.evolve(self, end=end)
+
+    def with_item(self, item: Item) -> Subscription:
+        """A copy with *item* added, or replacing the item with the same id."""
+        items = [i for i in self.items if i.id != item.id]
+        position = next((n for n, i in enumerate(self.items) if i.id == item.id), len(items))
+        items.insert(position, item)
+        return attrs.evolve(self, items=tuple(items))

@@ -1,0 +1,66 @@
+"""The plugin manager: built-in plugins plus those found through the ``juston`` entry points.
+
+There is no global manager: :func:`make_plugin_manager` returns a fresh one, and code
+talks to plugins through the typed :class:`Plugins` facade, never through ``pm.hook``.
+
+    >>> plugins = Plugins.load(entry_points=False)
+    >>> type(plugins.open_store("memory:")).__name__
+    'MemoryStore'
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from typing import cast
+
+import pluggy
+
+from . import hookspecs
+from .errors import PluginError
+from .storage.base import Store
+
+__all__ = ["DEFAULT_PLUGINS", "Plugins", "make_plugin_manager"]
+
+#: Built-in plugins, registered exactly like third-party ones.
+DEFAULT_PLUGINS: tuple[str, ...] = ("juston.storage.memory",)
+
+
+def make_plugin_manager(*, entry_points: bool = True, blocked: Iterable[str] = ()) -> pluggy.PluginManager:
+    """A new plugin manager with the built-in plugins and (optionally) installed ones.
+
+    :param entry_points: also load plugins registered under the ``juston`` entry-point group.
+    :param blocked: plugin names (module paths or entry-point names) not to load.
+    """
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    for name in blocked:
+        pm.set_blocked(name)
+    for name in DEFAULT_PLUGINS:
+        if not pm.is_blocked(name):
+            pm.register(importlib.import_module(name), name=name)
+    if entry_points:
+        pm.load_setuptools_entrypoints(hookspecs.PROJECT)
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"plugin {exc.plugin!r}: {exc}") from exc
+    return pm
+
+
+class Plugins:
+    """Typed access to the hooks of one plugin manager."""
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self.pm = pm
+
+    @classmethod
+    def load(cls, *, entry_points: bool = True, blocked: Iterable[str] = ()) -> Plugins:
+        return cls(make_plugin_manager(entry_points=entry_points, blocked=blocked))
+
+    def open_store(self, url: str) -> Store:
+        """The store for *url* from the first plugin that handles it."""
+        store = self.pm.hook.juston_open_store(url=url)
+        if store is None:
+            raise PluginError(f"url: no storage plugin handles {url!r}")
+        return cast(Store, store)

@@ -1,0 +1,42 @@
+"""Price models, discounts, billing types and proration.
+
+Everything here is pure: values in, values out, usable without a store.
+"""
+
+from .discounts import Discount
+from .models import (
+    Charge,
+    Flat,
+    Graduated,
+    MinimumFee,
+    Package,
+    Percentage,
+    PerUnit,
+    PriceModel,
+    PriceSchedule,
+    Tier,
+    Volume,
+    price,
+    tiers,
+)
+from .proration import BillingType, Measure, Practice
+
+__all__ = [
+    "BillingType",
+    "Charge",
+    "Discount",
+    "Flat",
+    "Graduated",
+    "Measure",
+    "MinimumFee",
+    "Package",
+    "Percentage",
+    "PerUnit",
+    "Practice",
+    "PriceModel",
+    "PriceSchedule",
+    "Tier",
+    "Volume",
+    "price",
+    "tiers",
+]

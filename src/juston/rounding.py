@@ -1,0 +1,90 @@
+"""The one place where juston rounds.
+
+Rules (``design.md``):
+
+* Amounts round **commercially half-up** to the currency's minor unit (2 for EUR, 0 for JPY,
+  3 for KWD, read from CLDR through babel).
+* Unit prices and billing factors may carry up to :data:`PRICE_PLACES` (5) decimals.
+* A line total is rounded **once**, from the exact product of price, quantity and
+  billing factor; nothing is rounded on the way there.
+
+No other module calls ``Decimal.quantize``; a test enforces that.
+
+    >>> round_amount(Decimal("2.345"), "EUR")
+    Decimal('2.35')
+    >>> round_amount(Decimal("2.5"), "JPY")
+    Decimal('3')
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
+from fractions import Fraction
+from functools import lru_cache
+
+from babel.numbers import get_currency_precision
+from moneyed import Money
+
+__all__ = [
+    "PRICE_PLACES",
+    "minor_digits",
+    "round_amount",
+    "round_exact",
+    "round_money",
+    "round_places",
+    "round_price",
+]
+
+#: Decimals kept for unit prices and billing factors (JustOn keeps 5).
+PRICE_PLACES = 5
+_PRICE_QUANTUM = Decimal(1).scaleb(-PRICE_PLACES)
+# Wide enough that no intermediate product of a billing calculation is ever rounded.
+_EXACT = Context(prec=60, rounding=ROUND_HALF_UP)
+
+
+@lru_cache(maxsize=None)
+def _quantum(currency_code: str) -> Decimal:
+    return Decimal(1).scaleb(-minor_digits(currency_code))
+
+
+@lru_cache(maxsize=None)
+def minor_digits(currency_code: str) -> int:
+    """Digits of the currency's minor unit, from CLDR: ``EUR`` → 2, ``JPY`` → 0."""
+    return int(get_currency_precision(currency_code))
+
+
+def round_amount(value: Decimal, currency_code: str) -> Decimal:
+    """Round *value* half-up to the minor unit of *currency_code*."""
+    return value.quantize(_quantum(currency_code), rounding=ROUND_HALF_UP, context=_EXACT)
+
+
+def round_exact(value: Fraction, currency_code: str) -> Decimal:
+    """Round an exact rational amount half-up to the minor unit of *currency_code*.
+
+    Used for prorated amounts, whose billing factors (17/31, 12/365 …) are not
+    finite decimals: the division happens with 60 significant digits first.
+    """
+    if value.denominator == 1:
+        return round_amount(Decimal(value.numerator), currency_code)
+    with localcontext(_EXACT):
+        exact = Decimal(value.numerator) / Decimal(value.denominator)
+    return round_amount(exact, currency_code)
+
+
+def round_money(value: Money) -> Money:
+    """Round a ``Money`` half-up to its currency's minor unit."""
+    return Money(round_amount(value.amount, value.currency.code), value.currency)
+
+
+def round_price(value: Decimal | Fraction) -> Decimal:
+    """Round a unit price (or a billing factor) half-up to :data:`PRICE_PLACES` decimals."""
+    return round_places(value, PRICE_PLACES)
+
+
+def round_places(value: Decimal | Fraction, places: int) -> Decimal:
+    """Round half-up to *places* decimals (for display values such as factors and rates)."""
+    if isinstance(value, Fraction):
+        with localcontext(_EXACT):
+            value = Decimal(value.numerator) / Decimal(value.denominator)
+    quantum = _PRICE_QUANTUM if places == PRICE_PLACES else Decimal(1).scaleb(-places)
+    return value.quantize(quantum, rounding=ROUND_HALF_UP, context=_EXACT)

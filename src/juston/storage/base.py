@@ -1,0 +1,108 @@
+"""The storage interface every backend implements.
+
+A store holds the company, accounts, subscriptions, documents and number counters.
+All writes happen inside :meth:`Store.transaction`: the context manager commits when
+the block ends normally and discards everything when it raises, so nothing is ever
+half-written. Reads inside a transaction see its own writes.
+
+    >>> from juston.storage.memory import MemoryStore
+    >>> store = MemoryStore()
+    >>> with store.transaction() as tx:
+    ...     _ = tx.next_number("acme/invoice/2026")
+    >>> store.transaction  # doctest: +ELLIPSIS
+    <bound method MemoryStore.transaction of ...>
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Protocol, runtime_checkable
+
+from ..model.documents import Invoice, Term
+from ..model.parties import Account, Company
+from ..model.status import DocumentStatus
+from ..model.subscriptions import Subscription
+
+__all__ = ["Reader", "Store", "Transaction"]
+
+
+@runtime_checkable
+class Reader(Protocol):
+    """Reading from a store (also available inside a transaction)."""
+
+    def company(self) -> Company:
+        """The own company; :class:`~juston.NotFound` if none was stored."""
+        ...
+
+    def account(self, account_id: str) -> Account:
+        """One account; :class:`~juston.NotFound` if missing."""
+        ...
+
+    def accounts(self, ids: Collection[str] | None = None) -> Iterator[Account]:
+        """All accounts (or those with *ids*), ordered by id."""
+        ...
+
+    def subscriptions(self, account_id: str) -> Sequence[Subscription]:
+        """The subscriptions of one account, ordered by number."""
+        ...
+
+    def billed_terms(self, account_id: str) -> Sequence[Term]:
+        """The terms of every stored document of the account, drafts and cancellations included."""
+        ...
+
+    def document(self, document_id: str) -> Invoice:
+        """One document; :class:`~juston.NotFound` if missing."""
+        ...
+
+    def documents(
+        self,
+        *,
+        account_id: str | None = None,
+        status: DocumentStatus | None = None,
+        run_id: str | None = None,
+    ) -> Iterator[Invoice]:
+        """Documents matching every filter given, in the order they were added."""
+        ...
+
+
+@runtime_checkable
+class Transaction(Reader, Protocol):
+    """Writing to a store; see :meth:`Store.transaction`."""
+
+    def put_company(self, company: Company) -> None: ...
+
+    def put_account(self, account: Account) -> None: ...
+
+    def put_subscription(self, subscription: Subscription) -> None:
+        """Add or replace (by number) a subscription; its account must exist."""
+        ...
+
+    def add_document(self, document: Invoice) -> Invoice:
+        """Store a new document and return it with its id assigned."""
+        ...
+
+    def replace_document(self, document: Invoice) -> None:
+        """Replace a stored document with the same id."""
+        ...
+
+    def delete_document(self, document_id: str) -> None: ...
+
+    def next_number(self, sequence: str) -> int:
+        """Advance the counter *sequence* (created at 0) and return its new value."""
+        ...
+
+    def set_counter(self, sequence: str, value: int) -> None:
+        """Set a counter that does not exist yet (for a counter's start count)."""
+        ...
+
+    def has_counter(self, sequence: str) -> bool: ...
+
+
+@runtime_checkable
+class Store(Reader, Protocol):
+    """A storage backend."""
+
+    def transaction(self) -> AbstractContextManager[Transaction]:
+        """A unit of work: everything or nothing."""
+        ...
