@@ -1,11 +1,11 @@
 """juston: embeddable subscription billing and invoice management.
 
-    >>> from datetime import date
-    >>> import juston
-    >>> store = juston.testing.sample_store(accounts=2)
-    >>> result = juston.invoice_run(store, date(2026, 1, 1))
-    >>> [doc.number for doc in juston.finalize(store, result.documents)]
-    ['INV-2026-00001', 'INV-2026-00002']
+>>> from datetime import date
+>>> import juston
+>>> store = juston.testing.sample_store(accounts=2)
+>>> result = juston.invoice_run(store, date(2026, 1, 1))
+>>> [doc.number for doc in juston.finalize(store, result.documents)]
+['INV-2026-00001', 'INV-2026-00002']
 """
 
 from __future__ import annotations
@@ -14,7 +14,15 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import testing
 from .billing.plan import RunOptions, Split, plan_account
-from .billing.run import AccountFailure, RunResult, cancel, delete_draft, finalize, forecast, invoice_run
+from .billing.run import (
+    AccountFailure,
+    RunResult,
+    cancel,
+    delete_draft,
+    finalize,
+    forecast,
+    invoice_run,
+)
 from .errors import (
     CannotCancel,
     CurrencyMismatch,
@@ -84,8 +92,8 @@ except PackageNotFoundError:  # running from a source tree without installing
 def open_store(url: str = "memory:", *, plugins: Plugins | None = None) -> Store:
     """Open the store that *url* names through the storage plugins.
 
-        >>> type(open_store("memory:")).__name__
-        'MemoryStore'
+    >>> type(open_store("memory:")).__name__
+    'MemoryStore'
     """
     return (plugins or Plugins.load()).open_store(url)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -13,27 +13,29 @@ from .errors import ValidationError
 from .money import Money, decimal, money
 
 
-def _to_decimal(value: object, self_: object, field: attrs.Attribute[Any]) -> Decimal:
-    return decimal(value, field=field.name)
+def as_decimal(value: object, name: str) -> Decimal:
+    """Converter body: *value* as a Decimal, errors naming field *name*."""
+    return decimal(value, field=name)
 
 
-def _to_optional_decimal(value: object, self_: object, field: attrs.Attribute[Any]) -> Decimal | None:
-    return None if value is None else decimal(value, field=field.name)
+def as_optional_decimal(value: object, name: str) -> Decimal | None:
+    return None if value is None else decimal(value, field=name)
 
 
-def _to_money(value: object, self_: object, field: attrs.Attribute[Any]) -> Money:
+def as_money(value: object, name: str) -> Money:
+    """Converter body: *value* must already be Money (no currency can be guessed)."""
     if not isinstance(value, Money):
-        raise ValidationError(field.name, value, "is not Money; use juston.money(amount, currency)")
-    return money(value, field=field.name)
+        raise ValidationError(name, value, "is not Money; use juston.money(amount, currency)")
+    return money(value, field=name)
 
 
-def _to_optional_money(value: object, self_: object, field: attrs.Attribute[Any]) -> Money | None:
-    return None if value is None else _to_money(value, self_, field)
+def as_optional_money(value: object, name: str) -> Money | None:
+    return None if value is None else as_money(value, name)
 
 
-def _to_tuple(value: object, self_: object, field: attrs.Attribute[Any]) -> tuple[Any, ...]:
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-        raise ValidationError(field.name, value, "is not a sequence")
+def as_tuple(value: object, name: str) -> tuple[Any, ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise ValidationError(name, value, "is not a sequence")
     return tuple(value)
 
 
@@ -64,7 +66,9 @@ def check_gt_zero(instance: object, field: attrs.Attribute[Any], value: Decimal)
         raise ValidationError(field.name, value, "must be greater than zero")
 
 
-def check_instance(kind: type | tuple[type, ...]) -> Callable[[object, attrs.Attribute[Any], object], None]:
+def check_instance(
+    kind: type | tuple[type, ...],
+) -> Callable[[object, attrs.Attribute[Any], object], None]:
     """Validator: an instance of *kind*, with a message that names the field."""
     names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
 
@@ -75,7 +79,9 @@ def check_instance(kind: type | tuple[type, ...]) -> Callable[[object, attrs.Att
     return check
 
 
-def check_optional_instance(kind: type | tuple[type, ...]) -> Callable[[object, attrs.Attribute[Any], object], None]:
+def check_optional_instance(
+    kind: type | tuple[type, ...],
+) -> Callable[[object, attrs.Attribute[Any], object], None]:
     check = check_instance(kind)
 
     def optional(instance: object, field: attrs.Attribute[Any], value: object) -> None:
@@ -83,10 +89,3 @@ def check_optional_instance(kind: type | tuple[type, ...]) -> Callable[[object, 
             check(instance, field, value)
 
     return optional
-
-
-to_decimal = attrs.Converter(_to_decimal, takes_self=True, takes_field=True)  # type: ignore[misc,call-overload]
-to_optional_decimal = attrs.Converter(_to_optional_decimal, takes_self=True, takes_field=True)  # type: ignore[misc,call-overload]
-to_money = attrs.Converter(_to_money, takes_self=True, takes_field=True)  # type: ignore[misc,call-overload]
-to_optional_money = attrs.Converter(_to_optional_money, takes_self=True, takes_field=True)  # type: ignore[misc,call-overload]
-to_tuple = attrs.Converter(_to_tuple, takes_self=True, takes_field=True)  # type: ignore[misc,call-overload]

@@ -53,13 +53,21 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="juston", description="Subscription billing and invoicing.")
+    parser = argparse.ArgumentParser(
+        prog="juston", description="Subscription billing and invoicing."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="bill generated sample accounts in the memory store")
-    demo.add_argument("--accounts", type=int, default=5, help="number of sample accounts (default 5)")
+    demo.add_argument(
+        "--accounts", type=int, default=5, help="number of sample accounts (default 5)"
+    )
     demo.add_argument("--months", type=int, default=3, help="monthly runs to make (default 3)")
-    demo.add_argument("--start", default="2026-01-01", help="first billing date (default 2026-01-01)")
-    demo.add_argument("--show", type=int, default=10, help="documents to print per run (default 10)")
+    demo.add_argument(
+        "--start", default="2026-01-01", help="first billing date (default 2026-01-01)"
+    )
+    demo.add_argument(
+        "--show", type=int, default=10, help="documents to print per run (default 10)"
+    )
     args = parser.parse_args(argv)
     try:
         return _demo(args)

@@ -38,7 +38,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec(firstresult=True)
-def juston_open_store(url: str) -> Store | None:  # type: ignore[empty-body]
+def juston_open_store(url: str) -> Store | None:
     """Open the store that *url* names, or return ``None`` to let another plugin try.
 
     :param url: a backend URL such as ``memory:`` or ``sqlite:///billing.db``.

@@ -30,8 +30,8 @@ HUNDRED = Decimal(100)
 def decimal(value: object, *, field: str = "value") -> Decimal:
     """Return *value* as a ``Decimal``; floats and junk raise an error naming *field*.
 
-        >>> decimal(3)
-        Decimal('3')
+    >>> decimal(3)
+    Decimal('3')
     """
     if isinstance(value, Decimal):
         if not value.is_finite():
@@ -57,8 +57,8 @@ def decimal(value: object, *, field: str = "value") -> Decimal:
 def currency(code: object, *, field: str = "currency") -> Currency:
     """Return the :class:`moneyed.Currency` for an ISO 4217 code (or a Currency).
 
-        >>> currency("eur").code
-        'EUR'
+    >>> currency("eur").code
+    'EUR'
     """
     if isinstance(code, Currency):
         return code

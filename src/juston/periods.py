@@ -40,9 +40,9 @@ def _check_end(instance: Period, field: attrs.Attribute[Any], value: date) -> No
 class Period:
     """A half-open date range ``[start, end)``.
 
-        >>> p = Period(date(2026, 1, 1), date(2026, 2, 1))
-        >>> p.days, p.last_day
-        (31, datetime.date(2026, 1, 31))
+    >>> p = Period(date(2026, 1, 1), date(2026, 2, 1))
+    >>> p.days, p.last_day
+    (31, datetime.date(2026, 1, 31))
     """
 
     start: date = attrs.field(validator=check_date)

@@ -26,7 +26,9 @@ __all__ = ["DEFAULT_PLUGINS", "Plugins", "make_plugin_manager"]
 DEFAULT_PLUGINS: tuple[str, ...] = ("juston.storage.memory",)
 
 
-def make_plugin_manager(*, entry_points: bool = True, blocked: Iterable[str] = ()) -> pluggy.PluginManager:
+def make_plugin_manager(
+    *, entry_points: bool = True, blocked: Iterable[str] = ()
+) -> pluggy.PluginManager:
     """A new plugin manager with the built-in plugins and (optionally) installed ones.
 
     :param entry_points: also load plugins registered under the ``juston`` entry-point group.

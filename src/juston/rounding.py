@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache
 
 from babel.numbers import get_currency_precision
 from moneyed import Money
@@ -42,12 +42,12 @@ _PRICE_QUANTUM = Decimal(1).scaleb(-PRICE_PLACES)
 _EXACT = Context(prec=60, rounding=ROUND_HALF_UP)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _quantum(currency_code: str) -> Decimal:
     return Decimal(1).scaleb(-minor_digits(currency_code))
 
 
-@lru_cache(maxsize=None)
+@cache
 def minor_digits(currency_code: str) -> int:
     """Digits of the currency's minor unit, from CLDR: ``EUR`` → 2, ``JPY`` → 0."""
     return int(get_currency_precision(currency_code))

@@ -164,8 +164,14 @@ def plan_subscription(
         extra_cuts = cuts if item.derived else set()
         drafts.extend(
             _item_drafts(
-                subscription, currency, grid, item, billed.get((subscription.number, item.id), ()),
-                billing_date, extra_cuts, base_at,
+                subscription,
+                currency,
+                grid,
+                item,
+                billed.get((subscription.number, item.id), ()),
+                billing_date,
+                extra_cuts,
+                base_at,
             )
         )
     return drafts
@@ -186,14 +192,16 @@ def _service_periods(
     span = subscription.item_span(item)
     found: dict[date, tuple[Period, Period | None]] = {}
     if span is not None and item.billing_type is BillingType.ONE_TIME:
-        service = Period(span.start, span.end if item.end or subscription.end else span.start + ONE_DAY)
+        service = Period(
+            span.start, span.end if item.end or subscription.end else span.start + ONE_DAY
+        )
         if _is_due(service, item.practice, billing_date):
             found[service.start] = (service, service)
     elif span is not None and span.start <= billing_date:
         for period in grid.periods(span.start, min(span.end, billing_date + ONE_DAY)):
-            service = period.intersect(span)
-            if service is not None and _is_due(service, item.practice, billing_date):
-                found[period.start] = (period, service)
+            part = period.intersect(span)
+            if part is not None and _is_due(part, item.practice, billing_date):
+                found[period.start] = (period, part)
     for term in billed:
         if term.period_start not in found:
             if item.billing_type is BillingType.ONE_TIME:
@@ -230,7 +238,9 @@ def _item_drafts(
         origin = service.start if service is not None else min(t.start for t in previous)
         measure = Measure(grid, period, origin, item.billing_type)
         for start, end, need in needs:
-            drafts.extend(_drafts_for_need(subscription, currency, item, period, measure, start, end, need))
+            drafts.extend(
+                _drafts_for_need(subscription, currency, item, period, measure, start, end, need)
+            )
     return drafts
 
 
@@ -253,7 +263,9 @@ def _reconcile(expected: list[Segment], billed: list[Term]) -> list[Need]:
     """What must be billed (positive counts) or taken back (negative) to reach *expected*."""
     if not billed:
         return [(s, e, dict(Counter(charges))) for s, e, charges in expected]
-    points = sorted({d for s, e, _ in expected for d in (s, e)} | {d for t in billed for d in (t.start, t.end)})
+    points = sorted(
+        {d for s, e, _ in expected for d in (s, e)} | {d for t in billed for d in (t.start, t.end)}
+    )
     needs: list[Need] = []
     for start, end in pairwise(points):
         need: Counter[Charge] = Counter()
@@ -299,7 +311,9 @@ def _drafts_for_need(
             unit_price = prices.pop()
         else:
             if not quantity:
-                quantity = max((c.quantity for c, n in pairs if n > 0), default=Decimal(1)) or Decimal(1)
+                quantity = max(
+                    (c.quantity for c, n in pairs if n > 0), default=Decimal(1)
+                ) or Decimal(1)
             unit_price = round_price(sum((n * c.gross for c, n in pairs), ZERO) / quantity)
         name = item.description or item.product.name
         description = name if component in ("unit", "flat") else f"{name} ({component})"
@@ -325,13 +339,19 @@ def _drafts_for_need(
     return drafts
 
 
-def _explain(item: Item, pairs: list[tuple[Charge, int]], measure: Measure, start: date, end: date) -> str:
+def _explain(
+    item: Item, pairs: list[tuple[Charge, int]], measure: Measure, start: date, end: date
+) -> str:
     model = type(item.model_on(start)).__name__
     now = [c for c, n in pairs if n > 0]
     before = [c for c, n in pairs if n < 0]
     parts = [f"{model}: " + "; ".join(c.label for c in now)] if now else []
     if before:
-        parts.append(("replaces " if now else "credit for ") + "; ".join(c.label for c in before) + " billed before")
+        parts.append(
+            ("replaces " if now else "credit for ")
+            + "; ".join(c.label for c in before)
+            + " billed before"
+        )
     discounts = {c.discount for c, _ in pairs if c.discount}
     if discounts and item.discount is not None:
         parts.append(item.discount.describe())
@@ -340,13 +360,19 @@ def _explain(item: Item, pairs: list[tuple[Charge, int]], measure: Measure, star
 
 
 def _document(
-    company: Company, account: Account, currency: Currency, drafts: list[_Draft], options: RunOptions
+    company: Company,
+    account: Account,
+    currency: Currency,
+    drafts: list[_Draft],
+    options: RunOptions,
 ) -> Invoice:
     code = currency.code
     lines = []
     for draft in drafts:
         product = draft.item.product
-        tax = options.tax.resolve(company=company, account=account, product=product, period=draft.line_period)
+        tax = options.tax.resolve(
+            company=company, account=account, product=product, period=draft.line_period
+        )
         net = Money(draft.net, currency)
         lines.append(
             Line(
@@ -389,7 +415,9 @@ def _document(
     )
 
 
-def _payment_terms(company: Company, account: Account, subscriptions: list[Subscription]) -> PaymentTerms:
+def _payment_terms(
+    company: Company, account: Account, subscriptions: list[Subscription]
+) -> PaymentTerms:
     own = {s.payment_terms for s in subscriptions}
     if len(own) == 1 and (only := own.pop()) is not None:
         return only

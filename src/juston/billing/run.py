@@ -225,7 +225,9 @@ def delete_draft(store: Store, document: Invoice | str) -> None:
     (document_id,) = _ids([document])
     with store.transaction() as tx:
         if tx.document(document_id).status is not DocumentStatus.DRAFT:
-            raise NotADraft(f"document {document_id}: only drafts can be deleted; cancel it instead")
+            raise NotADraft(
+                f"document {document_id}: only drafts can be deleted; cancel it instead"
+            )
         tx.delete_document(document_id)
 
 
@@ -242,7 +244,9 @@ def cancel(store: Store, document: Invoice | str, *, cancellation_date: date) ->
     with store.transaction() as tx:
         original = tx.document(document_id)
         if original.kind is DocumentKind.CANCELLATION:
-            raise CannotCancel(f"document {original.number}: a cancellation cannot be cancelled; re-invoice instead")
+            raise CannotCancel(
+                f"document {original.number}: a cancellation cannot be cancelled; re-invoice instead"
+            )
         if original.status not in (DocumentStatus.OPEN, DocumentStatus.PAID):
             raise CannotCancel(
                 f"document {original.number or document_id}: is {original.status.value}; "
@@ -266,7 +270,9 @@ def cancel(store: Store, document: Invoice | str, *, cancellation_date: date) ->
         )
         mirror = attrs.evolve(mirror, number=_draw_number(tx, mirror, cancellation_date))
         mirror = tx.add_document(mirror)
-        tx.replace_document(attrs.evolve(original, status=DocumentStatus.CANCELLED, cancelled_by=mirror.id))
+        tx.replace_document(
+            attrs.evolve(original, status=DocumentStatus.CANCELLED, cancelled_by=mirror.id)
+        )
     return mirror
 
 

@@ -187,7 +187,9 @@ class Invoice:
         zero = Money(0, currency)
         for line in lines:
             if line.net.currency != currency:
-                raise CurrencyMismatch("lines", line.net, f"is not in the document currency {currency.code}")
+                raise CurrencyMismatch(
+                    "lines", line.net, f"is not in the document currency {currency.code}"
+                )
         net = sum((ln.net for ln in lines), zero)
         tax = sum((ln.tax for ln in lines), zero)
         total = net + tax

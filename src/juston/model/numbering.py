@@ -73,8 +73,12 @@ class Counter:
 
     def format(self, sequence: int, day: date, *, account_id: str) -> str:
         """The number for *sequence* on *day*."""
-        values = {"Year": f"{day.year:04d}", "Month": f"{day.month:02d}", "Day": f"{day.day:02d}",
-                  "AccountNo": account_id}
+        values = {
+            "Year": f"{day.year:04d}",
+            "Month": f"{day.month:02d}",
+            "Day": f"{day.day:02d}",
+            "AccountNo": account_id,
+        }
         text = _PLACEHOLDER.sub(lambda m: values[m.group(1)], self.pattern)
         return _MASK.sub(lambda m: f"{sequence:0{len(m.group(1))}d}", text)
 

@@ -11,14 +11,16 @@ from .._fields import check_instance, check_optional_instance, check_text
 from ..errors import ValidationError
 from ..money import currency
 from .numbering import Numbering
-from .terms import PaymentTerms
+from .terms import PaymentTerms, optional_payment_terms, payment_terms
 
 __all__ = ["Account", "Address", "BankAccount", "Company", "Contact"]
 
 
 def _check_country(instance: object, field: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, str) or len(value) != 2 or not value.isalpha() or not value.isupper():
-        raise ValidationError(field.name, value, "is not an ISO 3166 alpha-2 country code like 'DE'")
+        raise ValidationError(
+            field.name, value, "is not an ISO 3166 alpha-2 country code like 'DE'"
+        )
 
 
 def _optional_text(instance: object, field: attrs.Attribute[Any], value: object) -> None:
@@ -30,8 +32,8 @@ def _optional_text(instance: object, field: attrs.Attribute[Any], value: object)
 class Address:
     """A postal address; *country* is an ISO 3166 alpha-2 code.
 
-        >>> Address(street="Hauptstr. 1", postcode="10115", city="Berlin", country="DE").country
-        'DE'
+    >>> Address(street="Hauptstr. 1", postcode="10115", city="Berlin", country="DE").country
+    'DE'
     """
 
     street: str = attrs.field(validator=check_text)
@@ -82,10 +84,12 @@ class Company:
     address: Address = attrs.field(validator=check_instance(Address))
     vat_id: str | None = None
     tax_number: str | None = None
-    bank_account: BankAccount | None = attrs.field(default=None, validator=check_optional_instance(BankAccount))
+    bank_account: BankAccount | None = attrs.field(
+        default=None, validator=check_optional_instance(BankAccount)
+    )
     contact: Contact | None = attrs.field(default=None, validator=check_optional_instance(Contact))
     #: Used when neither the subscription nor the account sets payment terms.
-    payment_terms: PaymentTerms = attrs.field(default=PaymentTerms("14d"), converter=PaymentTerms.coerce)
+    payment_terms: PaymentTerms = attrs.field(default=PaymentTerms("14d"), converter=payment_terms)
     #: Number counters per document kind.
     numbering: Numbering = attrs.field(factory=Numbering, validator=check_instance(Numbering))
 
@@ -108,12 +112,16 @@ class Account:
     name: str = attrs.field(validator=check_text)
     billing_address: Address = attrs.field(validator=check_instance(Address))
     currency: Currency = attrs.field(converter=currency)
-    legal_address: Address | None = attrs.field(default=None, validator=check_optional_instance(Address))
-    shipping_address: Address | None = attrs.field(default=None, validator=check_optional_instance(Address))
+    legal_address: Address | None = attrs.field(
+        default=None, validator=check_optional_instance(Address)
+    )
+    shipping_address: Address | None = attrs.field(
+        default=None, validator=check_optional_instance(Address)
+    )
     language: str = "en"
     vat_id: str | None = None
     email: str | None = None
-    payment_terms: PaymentTerms | None = attrs.field(default=None, converter=PaymentTerms.coerce_optional)
+    payment_terms: PaymentTerms | None = attrs.field(default=None, converter=optional_payment_terms)
 
     @property
     def country(self) -> str:

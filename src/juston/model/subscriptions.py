@@ -28,15 +28,15 @@ import attrs
 from moneyed import Currency
 
 from .._fields import (
+    as_decimal,
+    as_optional_decimal,
+    as_tuple,
     check_date,
     check_ge_zero,
     check_instance,
     check_optional_date,
     check_optional_instance,
     check_text,
-    to_decimal,
-    to_optional_decimal,
-    to_tuple,
 )
 from ..errors import ValidationError
 from ..money import currency
@@ -45,11 +45,39 @@ from ..pricing.discounts import Discount
 from ..pricing.models import PriceModel, PriceSchedule
 from ..pricing.proration import BillingType, Practice
 from .catalog import Product
-from .terms import PaymentTerms
+from .terms import PaymentTerms, optional_payment_terms
 
 __all__ = ["Item", "ItemChange", "Subscription", "SubscriptionStatus"]
 
 Pricing = PriceModel | PriceSchedule
+
+
+def _decimal_quantity(value: object) -> Decimal:
+    return as_decimal(value, "quantity")
+
+
+def _optional_decimal_quantity(value: object) -> Decimal | None:
+    return as_optional_decimal(value, "quantity")
+
+
+def _tuple_changes(value: object) -> tuple[Any, ...]:
+    return as_tuple(value, "changes")
+
+
+def _tuple_items(value: object) -> tuple[Any, ...]:
+    return as_tuple(value, "items")
+
+
+def _billing_period(value: object) -> BillingPeriod:
+    if isinstance(value, str):
+        return BillingPeriod.parse(value)
+    if not isinstance(value, BillingPeriod):
+        raise ValidationError("billing_period", value, "is not a BillingPeriod or text like '1m'")
+    return value
+
+
+def _optional_currency(value: object) -> Currency | None:
+    return None if value is None else currency(value)
 
 
 def _check_price(instance: object, field: attrs.Attribute[Any], value: object) -> None:
@@ -67,7 +95,7 @@ class ItemChange:
     """From *effective* on, the item has a new *quantity* and/or *price*."""
 
     effective: date = attrs.field(validator=check_date)
-    quantity: Decimal | None = attrs.field(default=None, converter=to_optional_decimal)
+    quantity: Decimal | None = attrs.field(default=None, converter=_optional_decimal_quantity)
     price: Pricing | None = attrs.field(default=None, validator=_check_price)
 
     def __attrs_post_init__(self) -> None:
@@ -84,7 +112,9 @@ def _check_changes(instance: Item, field: attrs.Attribute[Any], value: tuple[Any
     days = [c.effective for c in value]
     if days != sorted(days) or len(set(days)) != len(days):
         raise ValidationError(field.name, days, "must have strictly increasing effective dates")
-    currencies = {instance.price.currency} | {c.price.currency for c in value if c.price is not None}
+    currencies = {instance.price.currency} | {
+        c.price.currency for c in value if c.price is not None
+    }
     if len(currencies) > 1:
         raise ValidationError(field.name, value, "changes the price to another currency")
 
@@ -100,13 +130,23 @@ class Item:
     id: str = attrs.field(validator=check_text)
     product: Product = attrs.field(validator=check_instance(Product))
     price: Pricing = attrs.field(validator=_check_price)
-    quantity: Decimal = attrs.field(default=Decimal(1), converter=to_decimal, validator=check_ge_zero)
-    billing_type: BillingType = attrs.field(default=BillingType.RECURRING_PRORATED, converter=BillingType)
+    quantity: Decimal = attrs.field(
+        default=Decimal(1), converter=_decimal_quantity, validator=check_ge_zero
+    )
+    billing_type: BillingType = attrs.field(
+        default=BillingType.RECURRING_PRORATED, converter=BillingType
+    )
     practice: Practice = attrs.field(default=Practice.ADVANCE, converter=Practice)
     start: date | None = attrs.field(default=None, validator=check_optional_date)
-    end: date | None = attrs.field(default=None, validator=[check_optional_date, _check_after_start])
-    discount: Discount | None = attrs.field(default=None, validator=check_optional_instance(Discount))
-    changes: tuple[ItemChange, ...] = attrs.field(default=(), converter=to_tuple, validator=_check_changes)
+    end: date | None = attrs.field(
+        default=None, validator=[check_optional_date, _check_after_start]
+    )
+    discount: Discount | None = attrs.field(
+        default=None, validator=check_optional_instance(Discount)
+    )
+    changes: tuple[ItemChange, ...] = attrs.field(
+        default=(), converter=_tuple_changes, validator=_check_changes
+    )
     description: str | None = None
 
     @property
@@ -153,7 +193,7 @@ class Item:
 
     def change_quantity(self, effective: date, quantity: object) -> Item:
         """A copy of this item whose quantity changes on *effective*."""
-        return self._with_change(ItemChange(effective=effective, quantity=quantity))  # type: ignore[arg-type]
+        return self._with_change(ItemChange(effective=effective, quantity=quantity))
 
     def change_price(self, effective: date, price: Pricing) -> Item:
         """A copy of this item whose price changes on *effective*."""
@@ -184,13 +224,17 @@ class SubscriptionStatus(enum.Enum):
     ACTIVE = "active"
 
 
-def _check_items(instance: Subscription, field: attrs.Attribute[Any], value: tuple[Any, ...]) -> None:
+def _check_items(
+    instance: Subscription, field: attrs.Attribute[Any], value: tuple[Any, ...]
+) -> None:
     seen: set[str] = set()
     for item in value:
         if not isinstance(item, Item):
             raise ValidationError(field.name, item, "is not an Item")
         if item.id in seen:
-            raise ValidationError(field.name, item.id, "is used by two items; item ids must be unique")
+            raise ValidationError(
+                field.name, item.id, "is used by two items; item ids must be unique"
+            )
         seen.add(item.id)
 
 
@@ -211,15 +255,19 @@ class Subscription:
     number: str = attrs.field(validator=check_text)
     account_id: str = attrs.field(validator=check_text)
     start: date = attrs.field(validator=check_date)
-    end: date | None = attrs.field(default=None, validator=[check_optional_date, _check_after_start])
-    billing_period: BillingPeriod = attrs.field(
-        default=BillingPeriod(1), converter=lambda v: BillingPeriod.parse(v) if isinstance(v, str) else v
+    end: date | None = attrs.field(
+        default=None, validator=[check_optional_date, _check_after_start]
     )
+    billing_period: BillingPeriod = attrs.field(default=BillingPeriod(1), converter=_billing_period)
     alignment: Alignment = attrs.field(default=Alignment.ANNIVERSARY, converter=Alignment)
-    status: SubscriptionStatus = attrs.field(default=SubscriptionStatus.ACTIVE, converter=SubscriptionStatus)
-    items: tuple[Item, ...] = attrs.field(default=(), converter=to_tuple, validator=_check_items)
-    currency: Currency | None = attrs.field(default=None, converter=lambda v: None if v is None else currency(v))
-    payment_terms: PaymentTerms | None = attrs.field(default=None, converter=PaymentTerms.coerce_optional)
+    status: SubscriptionStatus = attrs.field(
+        default=SubscriptionStatus.ACTIVE, converter=SubscriptionStatus
+    )
+    items: tuple[Item, ...] = attrs.field(
+        default=(), converter=_tuple_items, validator=_check_items
+    )
+    currency: Currency | None = attrs.field(default=None, converter=_optional_currency)
+    payment_terms: PaymentTerms | None = attrs.field(default=None, converter=optional_payment_terms)
 
     @property
     def grid(self) -> Grid:

@@ -27,7 +27,7 @@ from dateutil.relativedelta import relativedelta
 
 from ..errors import PaymentTermsError
 
-__all__ = ["PaymentTerms"]
+__all__ = ["PaymentTerms", "optional_payment_terms", "payment_terms"]
 
 
 def _steps(pattern: str) -> tuple[tuple[str, int], ...]:
@@ -41,7 +41,9 @@ def _steps(pattern: str) -> tuple[tuple[str, int], ...]:
             steps.append(("day", int(token)))
         else:
             raise PaymentTermsError(
-                "payment_terms", pattern, f"has an unknown step {token!r} (use '14d', 'eom' or a day 1-31)"
+                "payment_terms",
+                pattern,
+                f"has an unknown step {token!r} (use '14d', 'eom' or a day 1-31)",
             )
     if not steps:
         raise PaymentTermsError("payment_terms", pattern, "is empty")
@@ -86,6 +88,15 @@ class PaymentTerms:
             else:
                 day = _next_day_of_month(day, n)
         return day
+
+
+def payment_terms(value: object) -> PaymentTerms:
+    """Converter: a ``PaymentTerms``, a pattern string, or a number of days."""
+    return PaymentTerms.coerce(value)
+
+
+def optional_payment_terms(value: object) -> PaymentTerms | None:
+    return None if value is None else PaymentTerms.coerce(value)
 
 
 def _next_day_of_month(day: date, n: int) -> date:

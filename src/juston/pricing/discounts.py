@@ -20,12 +20,20 @@ from typing import Any
 import attrs
 from moneyed import Money
 
-from .._fields import check_optional_date, to_optional_decimal, to_optional_money
+from .._fields import as_optional_decimal, as_optional_money, check_optional_date
 from ..errors import ValidationError
 from ..money import HUNDRED, ZERO
 from .models import Charge, _fmt
 
 __all__ = ["Discount"]
+
+
+def _optional_decimal_percent(value: object) -> Decimal | None:
+    return as_optional_decimal(value, "percent")
+
+
+def _optional_money_amount(value: object) -> Money | None:
+    return as_optional_money(value, "amount")
 
 
 def _check_exactly_one(instance: Discount, field: attrs.Attribute[Any], value: object) -> None:
@@ -47,10 +55,12 @@ class Discount:
     is split there, and only the part inside is discounted.
     """
 
-    percent: Decimal | None = attrs.field(default=None, converter=to_optional_decimal)
-    amount: Money | None = attrs.field(default=None, converter=to_optional_money)
+    percent: Decimal | None = attrs.field(default=None, converter=_optional_decimal_percent)
+    amount: Money | None = attrs.field(default=None, converter=_optional_money_amount)
     start: date | None = attrs.field(default=None, validator=check_optional_date)
-    end: date | None = attrs.field(default=None, validator=[check_optional_date, _check_exactly_one])
+    end: date | None = attrs.field(
+        default=None, validator=[check_optional_date, _check_exactly_one]
+    )
 
     def active_on(self, day: date) -> bool:
         return (self.start is None or self.start <= day) and (self.end is None or day < self.end)

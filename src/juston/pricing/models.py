@@ -28,15 +28,15 @@ import attrs
 from moneyed import Currency, Money
 
 from .._fields import (
+    as_decimal,
+    as_money,
+    as_optional_decimal,
+    as_optional_money,
+    as_tuple,
     check_date,
     check_ge_zero,
     check_gt_zero,
     check_instance,
-    to_decimal,
-    to_money,
-    to_optional_decimal,
-    to_optional_money,
-    to_tuple,
 )
 from ..errors import CurrencyMismatch, PricingError, ValidationError
 from ..money import HUNDRED, ONE, ZERO, decimal
@@ -48,14 +48,54 @@ __all__ = [
     "Graduated",
     "MinimumFee",
     "Package",
-    "Percentage",
     "PerUnit",
+    "Percentage",
     "PriceModel",
     "PriceSchedule",
     "Tier",
     "Volume",
     "price",
 ]
+
+
+def _decimal_rate(value: object) -> Decimal:
+    return as_decimal(value, "rate")
+
+
+def _decimal_size(value: object) -> Decimal:
+    return as_decimal(value, "size")
+
+
+def _money_amount(value: object) -> Money:
+    return as_money(value, "amount")
+
+
+def _money_block_price(value: object) -> Money:
+    return as_money(value, "block_price")
+
+
+def _money_minimum(value: object) -> Money:
+    return as_money(value, "minimum")
+
+
+def _money_unit_price(value: object) -> Money:
+    return as_money(value, "unit_price")
+
+
+def _optional_decimal_up_to(value: object) -> Decimal | None:
+    return as_optional_decimal(value, "up_to")
+
+
+def _optional_money_flat(value: object) -> Money | None:
+    return as_optional_money(value, "flat")
+
+
+def _optional_money_unit_price(value: object) -> Money | None:
+    return as_optional_money(value, "unit_price")
+
+
+def _tuple_entries(value: object) -> tuple[Any, ...]:
+    return as_tuple(value, "entries")
 
 
 @attrs.frozen
@@ -108,7 +148,7 @@ class Flat:
     """A fixed price per billing unit; the quantity is forced to 1 (JustOn's *Flat*)."""
 
     derived: ClassVar[bool] = False
-    amount: Money = attrs.field(converter=to_money)
+    amount: Money = attrs.field(converter=_money_amount)
 
     @property
     def currency(self) -> Currency:
@@ -123,7 +163,7 @@ class PerUnit:
     """Unit price × quantity (JustOn's *Default* price type)."""
 
     derived: ClassVar[bool] = False
-    unit_price: Money = attrs.field(converter=to_money)
+    unit_price: Money = attrs.field(converter=_money_unit_price)
 
     @property
     def currency(self) -> Currency:
@@ -142,19 +182,19 @@ class Tier:
     charged once when the tier is reached.
     """
 
-    up_to: Decimal | None = attrs.field(converter=to_optional_decimal)
-    unit_price: Money | None = attrs.field(converter=to_optional_money)
-    flat: Money | None = attrs.field(default=None, converter=to_optional_money)
+    up_to: Decimal | None = attrs.field(converter=_optional_decimal_up_to)
+    unit_price: Money | None = attrs.field(converter=_optional_money_unit_price)
+    flat: Money | None = attrs.field(default=None, converter=_optional_money_flat)
 
 
 def _sorted_tiers(value: object) -> tuple[Tier, ...]:
-    tiers = tuple(value)  # type: ignore[call-overload]
+    tiers: tuple[object, ...] = as_tuple(value, "tiers")
     if not tiers:
         raise ValidationError("tiers", value, "must not be empty")
     for tier in tiers:
         if not isinstance(tier, Tier):
             raise ValidationError("tiers", tier, "is not a Tier")
-    priced = [t for t in tiers if t.unit_price is not None]
+    priced = [t for t in tiers if isinstance(t, Tier) and t.unit_price is not None]
     if not priced:
         raise ValidationError("tiers", value, "has no tier with a price")
     # Quantity is an upper bound; an empty bound means unbounded and sorts last.
@@ -204,7 +244,11 @@ class Graduated:
             assert tier.unit_price is not None
             p = tier.unit_price.amount
             span = _tier_range(lower, tier)
-            result.append(Charge(f"tier {number}", used, p, f"tier {number} ({span}): {_fmt(used)} × {_fmt(p)}"))
+            result.append(
+                Charge(
+                    f"tier {number}", used, p, f"tier {number} ({span}): {_fmt(used)} × {_fmt(p)}"
+                )
+            )
             if tier.flat is not None:
                 result.append(
                     Charge(f"tier {number} fee", ONE, tier.flat.amount, f"tier {number} flat fee")
@@ -239,7 +283,9 @@ class Volume:
                 label = f"volume tier {number} ({_tier_range(lower, tier)}): {_fmt(quantity)} × {_fmt(p)}"
                 charges = [Charge(f"volume tier {number}", quantity, p, label)]
                 if tier.flat is not None:
-                    charges.append(Charge(f"volume tier {number} fee", ONE, tier.flat.amount, "tier flat fee"))
+                    charges.append(
+                        Charge(f"volume tier {number} fee", ONE, tier.flat.amount, "tier flat fee")
+                    )
                 return tuple(charges)
             lower = tier.up_to
         raise _beyond_last(self.tiers, quantity)
@@ -255,8 +301,8 @@ class Package:
     """A price per started block of *size* units: 25 units in blocks of 10 cost 3 blocks."""
 
     derived: ClassVar[bool] = False
-    block_price: Money = attrs.field(converter=to_money)
-    size: Decimal = attrs.field(converter=to_decimal, validator=check_gt_zero)
+    block_price: Money = attrs.field(converter=_money_block_price)
+    size: Decimal = attrs.field(converter=_decimal_size, validator=check_gt_zero)
 
     @property
     def currency(self) -> Currency:
@@ -265,7 +311,9 @@ class Package:
     def charges(self, quantity: Decimal, *, base: Decimal = ZERO) -> tuple[Charge, ...]:
         blocks = (quantity / self.size).to_integral_value(rounding=ROUND_CEILING)
         p = self.block_price.amount
-        label = f"{_fmt(blocks)} block(s) of {_fmt(self.size)} for {_fmt(quantity)} units × {_fmt(p)}"
+        label = (
+            f"{_fmt(blocks)} block(s) of {_fmt(self.size)} for {_fmt(quantity)} units × {_fmt(p)}"
+        )
         return (Charge("package", blocks, p, label),)
 
 
@@ -278,7 +326,7 @@ class Percentage:
     """
 
     derived: ClassVar[bool] = True
-    rate: Decimal = attrs.field(converter=to_decimal, validator=check_ge_zero)
+    rate: Decimal = attrs.field(converter=_decimal_rate, validator=check_ge_zero)
     currency_code: str = attrs.field(validator=check_instance(str))
 
     @property
@@ -301,7 +349,7 @@ class MinimumFee:
     """
 
     derived: ClassVar[bool] = True
-    minimum: Money = attrs.field(converter=to_money)
+    minimum: Money = attrs.field(converter=_money_minimum)
 
     @property
     def currency(self) -> Currency:
@@ -315,7 +363,9 @@ class MinimumFee:
         return (Charge("minimum true-up", ONE, shortfall, label),)
 
 
-def _check_entries(instance: PriceSchedule, field: attrs.Attribute[Any], value: tuple[Any, ...]) -> None:
+def _check_entries(
+    instance: PriceSchedule, field: attrs.Attribute[Any], value: tuple[Any, ...]
+) -> None:
     if not value:
         raise ValidationError(field.name, value, "must not be empty")
     days: list[date] = []
@@ -340,7 +390,9 @@ class PriceSchedule:
     there, each part priced by its own model.
     """
 
-    entries: tuple[tuple[date, PriceModel], ...] = attrs.field(converter=to_tuple, validator=_check_entries)
+    entries: tuple[tuple[date, PriceModel], ...] = attrs.field(
+        converter=_tuple_entries, validator=_check_entries
+    )
 
     @property
     def currency(self) -> Currency:

@@ -179,7 +179,9 @@ class _MemoryTransaction(_Reads):
 
     def subscriptions(self, account_id: str) -> Sequence[Subscription]:
         subs = dict(self._state.subscriptions.get(account_id, {}))
-        subs.update({number: s for (acc, number), s in self._subscriptions.items() if acc == account_id})
+        subs.update(
+            {number: s for (acc, number), s in self._subscriptions.items() if acc == account_id}
+        )
         return [subs[k] for k in sorted(subs)]
 
     # Writes.

@@ -37,7 +37,9 @@ class TaxResult:
 class TaxResolver(Protocol):
     """Anything that decides the tax of a line."""
 
-    def resolve(self, *, company: Company, account: Account, product: Product, period: Period | None) -> TaxResult:
+    def resolve(
+        self, *, company: Company, account: Account, product: Product, period: Period | None
+    ) -> TaxResult:
         """The tax for *product* sold by *company* to *account* for *period*."""
         ...
 
@@ -60,8 +62,12 @@ class TaxTable:
             }
         )
 
-    def resolve(self, *, company: Company, account: Account, product: Product, period: Period | None) -> TaxResult:
+    def resolve(
+        self, *, company: Company, account: Account, product: Product, period: Period | None
+    ) -> TaxResult:
         try:
             return self.rates[product.tax_class]
         except KeyError:
-            raise ValidationError("tax_class", product.tax_class, "has no rate in the tax table") from None
+            raise ValidationError(
+                "tax_class", product.tax_class, "has no rate in the tax table"
+            ) from None

@@ -34,7 +34,16 @@ _CITIES = [
     ("FR", "Paris", "75001", "Rue de Rivoli"),
     ("NL", "Amsterdam", "1012", "Damrak"),
 ]
-_NAMES = ["Nordlicht", "Alpenblick", "Hafenkante", "Sonnenhof", "Brückenbau", "Lindenweg", "Kranich", "Weitblick"]
+_NAMES = [
+    "Nordlicht",
+    "Alpenblick",
+    "Hafenkante",
+    "Sonnenhof",
+    "Brückenbau",
+    "Lindenweg",
+    "Kranich",
+    "Weitblick",
+]
 _FORMS = ["GmbH", "AG", "KG", "SARL", "BV", "e.K."]
 
 PLATFORM = Product(code="PLATFORM", name="Platform subscription", unit_code="MON")
@@ -53,8 +62,12 @@ def sample_company() -> Company:
         address=Address(street="Am Sandtorkai 50", postcode="20457", city="Hamburg", country="DE"),
         vat_id="DE123456789",
         tax_number="27/123/45678",
-        bank_account=BankAccount(iban="DE02120300000000202051", bic="BYLADEM1001", bank_name="Deutsche Kreditbank"),
-        contact=Contact(name="Billing team", email="billing@nordwind.example", phone="+49 40 1234567"),
+        bank_account=BankAccount(
+            iban="DE02120300000000202051", bic="BYLADEM1001", bank_name="Deutsche Kreditbank"
+        ),
+        contact=Contact(
+            name="Billing team", email="billing@nordwind.example", phone="+49 40 1234567"
+        ),
     )
 
 
@@ -63,18 +76,20 @@ def _eur(value: str) -> object:
 
 
 def _models() -> list[tuple[Product, PriceModel, BillingType]]:
-    tiers = [Tier(10, _eur("2.50")), Tier(20, _eur("2.40")), Tier(None, _eur("2.30"))]  # type: ignore[arg-type]
+    tiers = [Tier(10, _eur("2.50")), Tier(20, _eur("2.40")), Tier(None, _eur("2.30"))]
     return [
-        (PLATFORM, Flat(_eur("49.00")), BillingType.RECURRING),  # type: ignore[arg-type]
-        (SEATS, PerUnit(_eur("12.50")), BillingType.RECURRING_PRORATED),  # type: ignore[arg-type]
+        (PLATFORM, Flat(_eur("49.00")), BillingType.RECURRING),
+        (SEATS, PerUnit(_eur("12.50")), BillingType.RECURRING_PRORATED),
         (STORAGE, Graduated(tiers), BillingType.RECURRING_PRORATED),
         (SEATS, Volume(tiers), BillingType.RECURRING_PRORATED_AVERAGE),
-        (SMS, Package(_eur("30.00"), 100), BillingType.RECURRING),  # type: ignore[arg-type]
-        (EBOOK, PerUnit(_eur("19.90")), BillingType.ONE_TIME),  # type: ignore[arg-type]
+        (SMS, Package(_eur("30.00"), 100), BillingType.RECURRING),
+        (EBOOK, PerUnit(_eur("19.90")), BillingType.ONE_TIME),
     ]
 
 
-def sample_accounts(count: int, *, seed: int = 7, start: date = date(2026, 1, 1)) -> Iterator[tuple[Account, Subscription]]:
+def sample_accounts(
+    count: int, *, seed: int = 7, start: date = date(2026, 1, 1)
+) -> Iterator[tuple[Account, Subscription]]:
     """*count* accounts, each with one subscription of three items of mixed price models."""
     rng = random.Random(seed)
     models = _models()
@@ -83,7 +98,12 @@ def sample_accounts(count: int, *, seed: int = 7, start: date = date(2026, 1, 1)
         account = Account(
             id=f"C{n:07d}",
             name=f"{rng.choice(_NAMES)} {rng.choice(_FORMS)}",
-            billing_address=Address(street=f"{street} {rng.randint(1, 120)}", postcode=postcode, city=city, country=country),
+            billing_address=Address(
+                street=f"{street} {rng.randint(1, 120)}",
+                postcode=postcode,
+                city=city,
+                country=country,
+            ),
             currency="EUR",
             language="de" if country in ("DE", "AT") else "en",
             payment_terms=rng.choice(["14d", "30d", "14d eom"]),
@@ -115,7 +135,9 @@ def sample_accounts(count: int, *, seed: int = 7, start: date = date(2026, 1, 1)
         yield account, subscription
 
 
-def sample_store(accounts: int = 10, *, seed: int = 7, start: date = date(2026, 1, 1)) -> MemoryStore:
+def sample_store(
+    accounts: int = 10, *, seed: int = 7, start: date = date(2026, 1, 1)
+) -> MemoryStore:
     """A memory store filled with :func:`sample_company` and :func:`sample_accounts`."""
     store = MemoryStore()
     with store.transaction() as tx:
