@@ -8,8 +8,24 @@ import pathlib
 import juston
 
 SRC = pathlib.Path(juston.__file__).parent
-CORE = ["model", "pricing", "tax", "periods.py", "rounding.py", "money.py", "billing/plan.py", "errors.py"]
-SHELL_MODULES = {"pluggy", "jinja2", "juston.storage", "juston.plugins", "juston.hookspecs", "juston.billing.run"}
+CORE = [
+    "model",
+    "pricing",
+    "tax",
+    "periods.py",
+    "rounding.py",
+    "money.py",
+    "billing/plan.py",
+    "errors.py",
+]
+SHELL_MODULES = {
+    "pluggy",
+    "jinja2",
+    "juston.storage",
+    "juston.plugins",
+    "juston.hookspecs",
+    "juston.billing.run",
+}
 
 
 def _modules(paths: list[str]) -> list[pathlib.Path]:
@@ -47,7 +63,11 @@ def test_only_the_rounding_module_quantizes() -> None:
 
 def test_the_core_imports_no_shell() -> None:
     for path in _modules(CORE):
-        bad = {name for name in _imports(path) if any(name == s or name.startswith(s + ".") for s in SHELL_MODULES)}
+        bad = {
+            name
+            for name in _imports(path)
+            if any(name == s or name.startswith(s + ".") for s in SHELL_MODULES)
+        }
         assert not bad, f"{path.relative_to(SRC)} imports {bad}"
 
 

@@ -17,7 +17,7 @@ from dateutil.relativedelta import relativedelta
 from .billing.run import finalize, invoice_run
 from .errors import JustonError
 from .model.documents import Invoice
-from .testing.sample import sample_store
+from .testing.sample import sample_changes, sample_store
 
 
 def _print_document(document: Invoice) -> None:
@@ -29,10 +29,10 @@ def _print_document(document: Invoice) -> None:
         f"total {document.total.amount:>10} {document.currency.code}"
     )
     for line in document.lines:
-        print(
-            f"    {line.description:<34} {line.period!s:<24} {line.quantity:>6} × {line.unit_price.amount:>8}"
-            f"  = {line.net.amount:>9}   {line.explanation}"
-        )
+        factor = "" if line.billing_factor == 1 else f" × {line.billing_factor.normalize():f}"
+        amount = f"{line.quantity.normalize():f} × {line.unit_price.amount}{factor}"
+        print(f"    {line.description:<34} {line.period!s:<24} {amount:>22} = {line.net.amount:>9}")
+        print(f"        {line.explanation}")
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -49,6 +49,11 @@ def _demo(args: argparse.Namespace) -> int:
             _print_document(document)
         if len(documents) > args.show:
             print(f"   … and {len(documents) - args.show} more")
+        if month == 1 and args.months > 2:
+            changes = sample_changes(store, billing_date + relativedelta(days=14))
+            print(f"\n== After this run, customers changed {len(changes)} things:")
+            for change in changes[: args.show]:
+                print(f"   {change}")
     return 0
 
 

@@ -24,7 +24,7 @@ from ..pricing.models import Flat, Graduated, Package, PerUnit, PriceModel, Tier
 from ..pricing.proration import BillingType, Practice
 from ..storage.memory import MemoryStore
 
-__all__ = ["sample_accounts", "sample_company", "sample_store"]
+__all__ = ["sample_accounts", "sample_changes", "sample_company", "sample_store"]
 
 _CITIES = [
     ("DE", "Berlin", "10115", "Unter den Linden"),
@@ -146,3 +146,32 @@ def sample_store(
             tx.put_account(account)
             tx.put_subscription(subscription)
     return store
+
+
+def sample_changes(store: MemoryStore, effective: date) -> list[str]:
+    """Change some subscriptions after they were billed, as customers do.
+
+    Every third account adds two units to each prorated item from *effective*; every
+    fourth cancels its subscription on *effective*. Returns what was changed, for display.
+    """
+    changed = []
+    with store.transaction() as tx:
+        for n, account in enumerate(tx.accounts(), start=1):
+            for subscription in tx.subscriptions(account.id):
+                if n % 4 == 0 and subscription.start < effective:
+                    tx.put_subscription(subscription.cancel(effective))
+                    changed.append(f"{subscription.number} cancelled from {effective}")
+                elif n % 3 == 0:
+                    updated = subscription
+                    for item in subscription.items:
+                        if item.billing_type in (
+                            BillingType.RECURRING_PRORATED,
+                            BillingType.RECURRING_PRORATED_AVERAGE,
+                        ):
+                            quantity = item.quantity_on(effective) + 2
+                            updated = updated.with_item(item.change_quantity(effective, quantity))
+                            changed.append(
+                                f"{subscription.number}/{item.id} quantity {quantity} from {effective}"
+                            )
+                    tx.put_subscription(updated)
+    return changed
