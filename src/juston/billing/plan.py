@@ -188,7 +188,7 @@ def _charges_on(item: Item, day: date, base: Decimal) -> tuple[Charge, ...]:
 def _service_periods(
     subscription: Subscription, grid: Grid, item: Item, billing_date: date, billed: Sequence[Term]
 ) -> list[tuple[Period, Period | None]]:
-    """(grid period, due service span or None) for every period due or billed before."""
+    """(grid period, service span or None) for every period due now or billed before."""
     span = subscription.item_span(item)
     found: dict[date, tuple[Period, Period | None]] = {}
     if span is not None and item.billing_type is BillingType.ONE_TIME:
@@ -202,13 +202,16 @@ def _service_periods(
             part = period.intersect(span)
             if part is not None and _is_due(part, item.practice, billing_date):
                 found[period.start] = (period, part)
+    # A period billed before is kept in line with the item's current history even when a
+    # back-dated run would not find it due yet: only a cancellation or a moved start that
+    # takes it out of the service range credits it.
     for term in billed:
         if term.period_start not in found:
             if item.billing_type is BillingType.ONE_TIME:
                 period = Period(term.period_start, max(term.end, term.period_start + ONE_DAY))
             else:
                 period = grid.containing(term.period_start)
-            found[term.period_start] = (period, None)
+            found[term.period_start] = (period, span and period.intersect(span))
     return [found[day] for day in sorted(found)]
 
 

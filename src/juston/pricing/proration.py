@@ -130,8 +130,14 @@ class Measure:
         return whole + Fraction((day - month_start).days, (month_end - month_start).days)
 
     def _average_months(self, day: date) -> Fraction:
+        # Whole months step on the grid's anchored day when the service starts on a grid
+        # month boundary (Feb 28 -> Mar 31 on a grid anchored on Jan 31), else on the
+        # service start's own day.
+        month_start, _ = self.grid.month_boundary(self.origin)
+        anchor = self.grid.anchor if month_start == self.origin else self.origin
+        first = months_between(anchor, self.origin)
         whole = months_between(self.origin, day)
-        while whole and self.origin + relativedelta(months=whole) > day:
+        while whole and anchor + relativedelta(months=first + whole) > day:
             whole -= 1
-        rest = (day - (self.origin + relativedelta(months=whole))).days
+        rest = (day - (anchor + relativedelta(months=first + whole))).days
         return whole + rest / _AVERAGE_MONTH_DAYS
