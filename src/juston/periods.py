@@ -15,9 +15,11 @@ because every boundary is computed from the anchor, not from the previous bounda
 
 from __future__ import annotations
 
+import calendar
 import enum
 from collections.abc import Iterator
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
 import attrs
@@ -26,7 +28,7 @@ from dateutil.relativedelta import relativedelta
 from ._fields import check_date
 from .errors import ValidationError
 
-__all__ = ["Alignment", "BillingPeriod", "Grid", "Period", "Unit"]
+__all__ = ["Alignment", "BillingPeriod", "Grid", "Period", "Unit", "add_months"]
 
 ONE_DAY = timedelta(days=1)
 
@@ -132,6 +134,25 @@ class BillingPeriod:
         return f"{self.count} {self.unit.value}{'s' if self.count > 1 else ''}"
 
 
+@lru_cache(maxsize=4096)
+def _days_in_month(year: int, month: int) -> int:
+    return calendar.monthrange(year, month)[1]
+
+
+def add_months(day: date, months: int) -> date:
+    """*day* plus *months*, clamped to the month's last day (as ``relativedelta(months=n)``).
+
+    Always count from the original anchor, never from a clamped result:
+    ``add_months(date(2026, 1, 31), 2)`` is 31 March.
+
+        >>> add_months(date(2026, 1, 31), 1), add_months(date(2026, 1, 31), 2)
+        (datetime.date(2026, 2, 28), datetime.date(2026, 3, 31))
+    """
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, _days_in_month(year, month)))
+
+
 def months_between(start: date, end: date) -> int:
     """Whole calendar-month offset from *start*'s month to *end*'s month."""
     return (end.year - start.year) * 12 + end.month - start.month
@@ -161,7 +182,9 @@ class Grid:
 
     def boundary(self, n: int) -> date:
         """The start of period number *n* (0 is the anchor; negative counts back)."""
-        return self.anchor + self.period.step(n)
+        if self.period.unit is Unit.DAY:
+            return self.anchor + timedelta(days=n * self.period.count)
+        return add_months(self.anchor, n * self.period.months)
 
     def index_of(self, day: date) -> int:
         """The number of the period that contains *day*."""
@@ -192,8 +215,8 @@ class Grid:
     def month_boundary(self, day: date) -> tuple[date, date]:
         """The anchored month ``[a, b)`` that contains *day* (a month of this grid)."""
         n = months_between(self.anchor, day)
-        start = self.anchor + relativedelta(months=n)
+        start = add_months(self.anchor, n)
         if start > day:
             n -= 1
-            start = self.anchor + relativedelta(months=n)
-        return start, self.anchor + relativedelta(months=n + 1)
+            start = add_months(self.anchor, n)
+        return start, add_months(self.anchor, n + 1)

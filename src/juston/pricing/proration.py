@@ -33,9 +33,8 @@ from decimal import Decimal
 from fractions import Fraction
 
 import attrs
-from dateutil.relativedelta import relativedelta
 
-from ..periods import Grid, Period, Unit, months_between
+from ..periods import Grid, Period, Unit, add_months, months_between
 from ..rounding import round_amount, round_exact, round_price
 
 __all__ = ["BillingType", "Measure", "Practice"]
@@ -71,12 +70,22 @@ class Measure:
     period: Period
     origin: date
     billing_type: BillingType
+    _cache: dict[date, Fraction] = attrs.field(factory=dict, init=False, eq=False, repr=False)
 
     def cumulative(self, day: date) -> Fraction:
         """The billing factor of ``[origin, day)``."""
+        cached = self._cache.get(day)
+        if cached is None:
+            cached = self._cache[day] = self._cumulative(day)
+        return cached
+
+    def _cumulative(self, day: date) -> Fraction:
         if day <= self.origin:
             return Fraction(0)
         bp = self.grid.period
+        if day == self.period.end and self.origin == self.period.start:
+            # A whole grid period is exactly its length, in every billing type.
+            return Fraction(1 if self.billing_type is BillingType.ONE_TIME else bp.count)
         kind = self.billing_type
         if kind is BillingType.ONE_TIME:
             return Fraction(1)
@@ -137,7 +146,7 @@ class Measure:
         anchor = self.grid.anchor if month_start == self.origin else self.origin
         first = months_between(anchor, self.origin)
         whole = months_between(self.origin, day)
-        while whole and anchor + relativedelta(months=first + whole) > day:
+        while whole and add_months(anchor, first + whole) > day:
             whole -= 1
-        rest = (day - (anchor + relativedelta(months=first + whole))).days
+        rest = (day - add_months(anchor, first + whole)).days
         return whole + rest / _AVERAGE_MONTH_DAYS
