@@ -72,7 +72,9 @@ def dates(min_value: date = FIRST_DAY, max_value: date = LAST_DAY) -> st.SearchS
     return st.dates(min_value=min_value, max_value=max_value)
 
 
-def anchor_dates(min_value: date = FIRST_DAY, max_value: date = LAST_DAY) -> st.SearchStrategy[date]:
+def anchor_dates(
+    min_value: date = FIRST_DAY, max_value: date = LAST_DAY
+) -> st.SearchStrategy[date]:
     """Days in the range, often the 28th–31st (month ends are where month arithmetic clamps)."""
 
     def month_end(day: date) -> st.SearchStrategy[date]:
@@ -87,7 +89,9 @@ def days_after(day: date, min_days: int = 0, max_days: int = 400) -> st.SearchSt
     return st.integers(min_days, max_days).map(lambda n: day + timedelta(days=n))
 
 
-def scaled_decimals(max_units: int = 500, max_places: int = 5, *, signed: bool = False) -> st.SearchStrategy[Decimal]:
+def scaled_decimals(
+    max_units: int = 500, max_places: int = 5, *, signed: bool = False
+) -> st.SearchStrategy[Decimal]:
     """Decimals with up to *max_places* decimals and magnitude up to *max_units*."""
 
     def with_places(places: int) -> st.SearchStrategy[Decimal]:
@@ -152,7 +156,9 @@ volumes = tier_lists().map(Volume)
 packages = st.builds(
     Package,
     money_prices(),
-    st.one_of(st.integers(1, 50).map(Decimal), st.integers(1, 500).map(lambda n: Decimal(n).scaleb(-1))),
+    st.one_of(
+        st.integers(1, 50).map(Decimal), st.integers(1, 500).map(lambda n: Decimal(n).scaleb(-1))
+    ),
 )
 price_models = st.one_of(flats, per_units, graduated, volumes, packages)
 

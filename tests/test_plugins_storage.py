@@ -97,3 +97,27 @@ def test_missing_records_raise_not_found() -> None:
         store.account("C-9")
     with pytest.raises(NotFound):
         store.document("D1")
+
+
+def test_a_plugin_with_a_wrong_argument_name_is_a_plugin_error() -> None:
+    class Bad:
+        @hookimpl
+        def juston_open_store(self, uri: str) -> None:
+            return None
+
+    import juston.plugins as plugins_module
+
+    original = plugins_module.DEFAULT_PLUGINS
+    plugins_module.DEFAULT_PLUGINS = ("tests_bad_plugin",)
+    import sys
+    import types
+
+    module = types.ModuleType("tests_bad_plugin")
+    module.juston_open_store = Bad().juston_open_store  # type: ignore[attr-defined]
+    sys.modules["tests_bad_plugin"] = module
+    try:
+        with pytest.raises(PluginError, match="uri"):
+            make_plugin_manager(entry_points=False)
+    finally:
+        plugins_module.DEFAULT_PLUGINS = original
+        del sys.modules["tests_bad_plugin"]

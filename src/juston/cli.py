@@ -1,8 +1,8 @@
 """The ``juston`` command.
 
 ``juston demo`` bills generated sample accounts month by month in the memory store,
-finalizes the drafts and prints the documents. The clock is read here, in the shell,
-only when no date is given.
+finalizes the drafts and prints the documents. Dates are arguments (``--start``), so
+the output is the same on every machine and every day.
 """
 
 from __future__ import annotations

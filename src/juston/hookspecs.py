@@ -29,7 +29,7 @@ import pluggy
 if TYPE_CHECKING:
     from .storage.base import Store
 
-__all__ = ["hookimpl", "hookspec"]
+__all__ = ["hookimpl", "hookspec", "juston_open_store"]
 
 PROJECT = "juston"
 hookspec = pluggy.HookspecMarker(PROJECT)

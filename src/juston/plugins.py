@@ -38,15 +38,17 @@ def make_plugin_manager(
     pm.add_hookspecs(hookspecs)
     for name in blocked:
         pm.set_blocked(name)
-    for name in DEFAULT_PLUGINS:
-        if not pm.is_blocked(name):
-            pm.register(importlib.import_module(name), name=name)
-    if entry_points:
-        pm.load_setuptools_entrypoints(hookspecs.PROJECT)
     try:
+        for name in DEFAULT_PLUGINS:
+            if not pm.is_blocked(name):
+                pm.register(importlib.import_module(name), name=name)
+        if entry_points:
+            pm.load_setuptools_entrypoints(hookspecs.PROJECT)
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"plugin {exc.plugin!r}: {exc}") from exc
+    except Exception as exc:  # an entry point that fails to import
+        raise PluginError(f"a juston plugin failed to load: {exc!r}") from exc
     return pm
 
 
