@@ -71,31 +71,51 @@ def peak_rss_mb() -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--subscriptions", type=int, default=100_000, metavar="N",
-                        help="number of accounts, one subscription each (default 100000)")
-    parser.add_argument("--billing-date", type=date.fromisoformat, default=date(2026, 2, 1),
-                        help="billing date of the run (default 2026-02-01)")
-    parser.add_argument("--start", type=date.fromisoformat, default=date(2026, 1, 1),
-                        help="start date passed to sample_accounts (default 2026-01-01)")
+    parser.add_argument(
+        "--subscriptions",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="number of accounts, one subscription each (default 100000)",
+    )
+    parser.add_argument(
+        "--billing-date",
+        type=date.fromisoformat,
+        default=date(2026, 2, 1),
+        help="billing date of the run (default 2026-02-01)",
+    )
+    parser.add_argument(
+        "--start",
+        type=date.fromisoformat,
+        default=date(2026, 1, 1),
+        help="start date passed to sample_accounts (default 2026-01-01)",
+    )
     parser.add_argument("--seed", type=int, default=7, help="sample data seed (default 7)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
-    parser.add_argument("--cprofile", metavar="FILE",
-                        help="run the timed section under cProfile and dump the stats to FILE "
-                             "(the reported rate then includes profiler overhead)")
+    parser.add_argument(
+        "--cprofile",
+        metavar="FILE",
+        help="run the timed section under cProfile and dump the stats to FILE "
+        "(the reported rate then includes profiler overhead)",
+    )
     args = parser.parse_args(argv)
     if args.subscriptions < 1:
         parser.error("--subscriptions must be at least 1")
 
     pinning = "not pinned (--no-pin)" if args.no_pin else pin_to_one_cpu()
-    print(f"juston {juston.__version__}, "
-          f"Python {platform.python_version()} ({platform.python_implementation()}), {pinning}")
+    print(
+        f"juston {juston.__version__}, "
+        f"Python {platform.python_version()} ({platform.python_implementation()}), {pinning}"
+    )
 
     n = args.subscriptions
     t0 = time.perf_counter()
     store = build_store(n, seed=args.seed, start=args.start)
     build_seconds = time.perf_counter() - t0
     subscriptions = sum(len(store.subscriptions(a.id)) for a in store.accounts())
-    print(f"subscriptions: {subscriptions} (3 items each), data start {args.start}, seed {args.seed}")
+    print(
+        f"subscriptions: {subscriptions} (3 items each), data start {args.start}, seed {args.seed}"
+    )
     print(f"store build: {build_seconds:.2f} s (not timed)")
 
     gc.collect()
@@ -116,19 +136,28 @@ def main(argv: list[str] | None = None) -> int:
     lines = sum(len(d.lines) for d in result.documents)
     stored = sum(1 for _ in store.documents())
     print(f"billing date: {args.billing_date}")
-    print(f"documents: {documents} (stored {stored}), lines: {lines} "
-          f"({lines / max(documents, 1):.2f} per document), failures: {len(result.failures)}")
-    print(f"invoice run: {elapsed:.3f} s, {lines / elapsed:,.0f} lines/s, "
-          f"{elapsed / max(documents, 1) * 1e6:.1f} µs per document")
+    print(
+        f"documents: {documents} (stored {stored}), lines: {lines} "
+        f"({lines / max(documents, 1):.2f} per document), failures: {len(result.failures)}"
+    )
+    print(
+        f"invoice run: {elapsed:.3f} s, {lines / elapsed:,.0f} lines/s, "
+        f"{elapsed / max(documents, 1) * 1e6:.1f} µs per document"
+    )
     if args.cprofile:
         print(f"cProfile stats written to {args.cprofile} (rate below includes profiler overhead)")
 
     ok = documents == subscriptions == n and stored == n and not result.failures
     if not ok:
-        print(f"ERROR: expected exactly {n} documents and no failures; "
-              "adjust --billing-date/--start so every subscription is due", file=sys.stderr)
+        print(
+            f"ERROR: expected exactly {n} documents and no failures; "
+            "adjust --billing-date/--start so every subscription is due",
+            file=sys.stderr,
+        )
     rate = documents / elapsed
-    verdict = "meets the goal" if rate >= GOAL else ("DEFECT" if rate < DEFECT else "below the goal")
+    verdict = (
+        "meets the goal" if rate >= GOAL else ("DEFECT" if rate < DEFECT else "below the goal")
+    )
     print(f"goal >= {GOAL:,}/s, defect < {DEFECT:,}/s: {verdict}")
     print(f"invoices_per_second: {rate:.1f} 1/s")
     print(f"peak_rss_mb: {peak_rss_mb():.1f} MB")
