@@ -1,8 +1,11 @@
 """Property-based tests of the billing core: totals, idempotency, proration, cancellation.
 
 The strategies live in ``tests/strategies.py``. Example counts are kept small so the
-whole file runs in well under a minute on a slow machine; raise them locally with
-``--hypothesis-seed`` / a profile when hunting.
+whole file runs in well under a minute on a slow machine; multiply them with
+``JUSTON_PROPERTY_SCALE=20`` when hunting.
+
+Known discrepancies are pinned with ``@example`` so they are checked on every run, not
+only when the random search happens to find them again.
 """
 
 from __future__ import annotations
@@ -34,11 +37,13 @@ from juston import (
     Period,
     PerUnit,
     Practice,
+    Split,
     Subscription,
     Unit,
     cancel,
     delete_draft,
     finalize,
+    forecast,
     invoice_run,
 )
 from juston.pricing import Measure
@@ -79,7 +84,7 @@ def props(max_examples: int) -> settings:
 # ---------------------------------------------------------------------------- helpers
 
 
-def all_documents(store) -> list[Invoice]:  # type: ignore[no-untyped-def]
+def all_documents(store: MemoryStore) -> list[Invoice]:
     return list(store.documents())
 
 
@@ -164,7 +169,7 @@ def check_types(document: Invoice) -> None:
 
 @st.composite
 def edited(draw: st.DrawFn, sub: Subscription, not_before: date) -> Subscription:
-    """*sub* after a random edit made on *not_before*: cancelled, an item ended, or a quantity changed."""
+    """*sub* after a random edit on *not_before*: ended, an item ended, a quantity or price changed."""
     what = draw(st.sampled_from(["none", "end", "item end", "quantity", "price"]))
     if what == "end":
         return sub.cancel(draw(days_after(max(sub.start, not_before - timedelta(days=60)), 1, 200)))
@@ -207,7 +212,7 @@ def run_with_edits(data: st.DataObject) -> tuple[list[Invoice], MemoryStore, dat
 # ---------------------------------------------------------------------------- 1. totals
 
 
-@props(40)
+@props(100)
 @given(data=st.data())
 def test_totals_equal_the_sum_of_lines(data: st.DataObject) -> None:
     produced, store, _ = run_with_edits(data)
@@ -218,7 +223,7 @@ def test_totals_equal_the_sum_of_lines(data: st.DataObject) -> None:
 # ---------------------------------------------------------------------------- 2. idempotency
 
 
-@props(30)
+@props(100)
 @given(subs=books(), d1=dates(), gap=st.integers(0, 500))
 def test_rerunning_bills_nothing_twice(subs: tuple[Subscription, ...], d1: date, gap: int) -> None:
     d2 = d1 + timedelta(days=gap)
@@ -239,7 +244,7 @@ def _one_item(billing_type: BillingType, start: date) -> tuple[Subscription, ...
     return (Subscription(number="S1", account_id="A1", start=start, items=[item]),)
 
 
-@props(30)
+@props(100)
 @given(subs=books(), d1=dates(), gap=st.integers(0, 500))
 @example(
     subs=_one_item(BillingType.RECURRING_PRORATED, date(2024, 1, 1)), d1=date(2024, 1, 15), gap=17
@@ -261,7 +266,7 @@ def test_a_back_dated_run_takes_nothing_back(
     assert back == ()
 
 
-@props(25)
+@props(80)
 @given(
     subs=books(),
     first=dates(date(2024, 1, 1), date(2027, 6, 30)),
@@ -284,10 +289,32 @@ def test_monthly_runs_bill_what_one_run_bills(
     assert total_net(monthly) == total_net(once)
 
 
+@props(50)
+@given(subs=books(), first=dates(date(2024, 1, 1), date(2027, 6, 30)), months=st.integers(1, 15))
+def test_forecast_and_split_runs_bill_the_same_lines(
+    subs: tuple[Subscription, ...], first: date, months: int
+) -> None:
+    """A forecast predicts the monthly runs line by line, and splitting documents per
+    subscription only regroups the lines of a run."""
+    store = build_store(subs)
+    predicted = forecast(store, first, months)
+    assert all_documents(store) == []
+    for n in range(months):
+        invoice_run(store, first + relativedelta(months=n))
+    assert line_multiset(predicted) == line_multiset(all_documents(store))
+
+    last = first + relativedelta(months=months)
+    by_account, by_subscription = build_store(subs), build_store(subs)
+    invoice_run(by_account, last)
+    split = invoice_run(by_subscription, last, split=Split.SUBSCRIPTION).documents
+    assert line_multiset(split) == line_multiset(all_documents(by_account))
+    assert all(len(d.subscriptions) == 1 for d in split)
+
+
 # ---------------------------------------------------------------------------- 3. arrears
 
 
-@props(8)
+@props(25)
 @given(
     subs=books(
         max_accounts=1,
@@ -330,7 +357,7 @@ def measured_spans(draw: st.DrawFn, types: Sequence[object] = BILLING_TYPES):  #
     return measure, origin, end
 
 
-@props(200)
+@props(500)
 @given(span=measured_spans(), per_unit=scaled_decimals(5000, 5, signed=True), data=st.data())
 def test_prorated_parts_add_up_to_the_whole(span, per_unit: Decimal, data: st.DataObject) -> None:  # type: ignore[no-untyped-def]
     measure, origin, end = span
@@ -354,7 +381,7 @@ def test_prorated_parts_add_up_to_the_whole(span, per_unit: Decimal, data: st.Da
             assert part >= 0
 
 
-@props(200)
+@props(300)
 @given(span=measured_spans(types=PRORATED_TYPES))
 @example(
     span=(
@@ -381,28 +408,13 @@ def test_a_whole_period_is_billed_as_whole_units(span) -> None:  # type: ignore[
     assert whole.factor(period.start, period.end) == bp.count, (period, bp, measure.billing_type)
 
 
-@props(30)
+@props(100)
 @given(
     subs=books(with_changes=False, with_start=False, with_end=False, types=RECURRING_TYPES),
     day=dates(date(2024, 6, 1), date(2027, 12, 31)),
 )
 @example(
-    subs=(
-        Subscription(
-            number="S1",
-            account_id="A1",
-            start=date(2024, 1, 31),
-            items=[
-                Item(
-                    id="i1",
-                    product=PRODUCTS[1],
-                    price=PerUnit(eur(Decimal(100))),
-                    billing_type=BillingType.RECURRING_PRORATED_AVERAGE,
-                )
-            ],
-        ),
-    ),
-    day=date(2024, 4, 1),
+    subs=_one_item(BillingType.RECURRING_PRORATED_AVERAGE, date(2024, 1, 31)), day=date(2024, 4, 1)
 )
 def test_a_whole_period_on_an_invoice_costs_whole_units(
     subs: tuple[Subscription, ...], day: date
@@ -418,7 +430,7 @@ def test_a_whole_period_on_an_invoice_costs_whole_units(
             assert line.billing_factor == grid.period.count, (line.period, line.explanation)
 
 
-@props(40)
+@props(150)
 @given(
     sub=subscriptions(
         min_items=1,
@@ -459,10 +471,12 @@ def test_quantity_change_inside_a_billed_period_bills_the_prorated_parts(
     store.put_subscription(changed)
     d2 = data.draw(days_after(d1, 0, 60), label="second run")
     invoice_run(store, d2)
-    billed_total = total_net(all_documents(store))
     # A run skips a document whose lines happen to total zero (a credit for the change
-    # offset by a new period); what it would have billed stays pending for the next run.
-    # Flush it so every billed fact is on a stored document.
+    # offset by a new period, or even net +0.02 offset by tax -0.02 from per-line tax
+    # rounding); what it would have billed stays pending. Only zero totals may be left
+    # out; flush them so every billed fact is on a stored document.
+    pending = invoice_run(store, d2, dry_run=True, skip_zero=False).documents
+    assert all(d.total.amount == 0 for d in pending), [d.total for d in pending]
     invoice_run(store, d2, skip_zero=False)
 
     expected: dict[str, Decimal] = {}
@@ -477,14 +491,13 @@ def test_quantity_change_inside_a_billed_period_bills_the_prorated_parts(
         if amount:
             expected[key(sub, item.id, p.start)] = amount
     note(f"change on {change} from {q1} to {q2} in {period}; expected {expected}")
-    assert billed_total == sum(expected.values(), ZERO)
     assert net_by_key(all_documents(store)) == expected
 
 
 # ---------------------------------------------------------------------------- 5. cancellation
 
 
-@props(30)
+@props(80)
 @given(subs=books(), day=dates(), later=st.integers(0, 90))
 def test_invoice_and_cancellation_net_to_zero(
     subs: tuple[Subscription, ...], day: date, later: int
@@ -520,7 +533,7 @@ def test_invoice_and_cancellation_net_to_zero(
 # ---------------------------------------------------------------------------- 6. deleting drafts
 
 
-@props(30)
+@props(60)
 @given(subs=books(), d0=dates(), gap=st.integers(0, 200), data=st.data())
 def test_deleting_a_draft_then_rerunning_reproduces_it(
     subs: tuple[Subscription, ...], d0: date, gap: int, data: st.DataObject
@@ -551,7 +564,7 @@ def test_deleting_a_draft_then_rerunning_reproduces_it(
 # ---------------------------------------------------------------------------- 7. no floats
 
 
-@props(30)
+@props(80)
 @given(data=st.data())
 def test_money_is_never_float(data: st.DataObject) -> None:
     produced, store, _ = run_with_edits(data)
@@ -559,10 +572,55 @@ def test_money_is_never_float(data: st.DataObject) -> None:
         check_types(document)
 
 
+@props(50)
+@given(data=st.data())
+@example(data=None)  # replaced below by the pinned scenario
+def test_arrears_are_never_billed_ahead(data: st.DataObject | None) -> None:
+    """A line that bills (positive terms) an ARREARS item covers only days before its
+    billing date, whatever edits came between runs (e.g. a subscription end moved later
+    after a period was billed up to the old end)."""
+    if data is None:
+        store = _extended_arrears_store()
+        produced = list(invoice_run(store, date(2024, 3, 15)).documents)
+    else:
+        produced, store, _ = run_with_edits(data)
+    practice = {
+        (s.number, i.id): i.practice
+        for a in store.accounts()
+        for s in store.subscriptions(a.id)
+        for i in s.items
+    }
+    for document in produced:
+        for line in document.lines:
+            if practice[(line.subscription, line.item_id)] is not Practice.ARREARS:
+                continue
+            for term in line.terms:
+                if term.count > 0:
+                    assert term.end <= document.billing_date, (str(line.period), line.net)
+
+
+def _extended_arrears_store() -> MemoryStore:
+    """Arrears billed up to an end on 10 March, then the end moved to 20 April."""
+    item = Item(
+        id="i1",
+        product=PRODUCTS[1],
+        price=PerUnit(eur(Decimal(100))),
+        billing_type=BillingType.RECURRING_PRORATED,
+        practice=Practice.ARREARS,
+    )
+    sub = Subscription(
+        number="S1", account_id="A1", start=date(2024, 1, 1), end=date(2024, 3, 10), items=[item]
+    )
+    store = build_store([sub])
+    invoice_run(store, date(2024, 3, 10))
+    store.put_subscription(sub.cancel(date(2024, 4, 20)))
+    return store
+
+
 # ---------------------------------------------------------------------------- 8. history
 
 
-@props(30)
+@props(100)
 @given(data=st.data())
 def test_what_is_billed_depends_only_on_the_final_data(data: st.DataObject) -> None:
     """After edits (ends, quantity and price changes) between runs, a last run leaves every
@@ -571,10 +629,15 @@ def test_what_is_billed_depends_only_on_the_final_data(data: st.DataObject) -> N
     Exact because a part [a, b) costs round(T·c(b)) − round(T·c(a)) with the same origin:
     billing [s, e) and later taking back [c, e) leaves exactly the amount of [s, c).
     Zero-total documents are kept on the last run so nothing is left pending.
+
+    The last run is dated on or after every end in the final data: an edit that moves an
+    end later (or gives a one-time item a service range) can make a fact billed before
+    not yet due, and a run leaves such a fact billed, where a fresh run would not bill it.
     """
     _, store, last = run_with_edits(data)
     final = [s for a in sorted(acc.id for acc in store.accounts()) for s in store.subscriptions(a)]
-    day = data.draw(days_after(last, 0, 200), label="last run")
+    ends = [d for s in final for d in (s.end, *(i.end for i in s.items)) if d is not None]
+    day = data.draw(days_after(max([last, *ends]), 0, 200), label="last run")
     invoice_run(store, day, skip_zero=False)
     fresh = build_store(final)
     invoice_run(fresh, day, skip_zero=False)

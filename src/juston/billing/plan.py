@@ -202,16 +202,23 @@ def _service_periods(
             part = period.intersect(span)
             if part is not None and _is_due(part, item.practice, billing_date):
                 found[period.start] = (period, part)
-    # A period billed before is kept in line with the item's current history even when a
-    # back-dated run would not find it due yet: only a cancellation or a moved start that
-    # takes it out of the service range credits it.
+    # A period billed before but not due on this date (a back-dated run, or arrears whose
+    # end moved later) is kept in line with the item's history only within the range it
+    # was billed for: a shorter service is credited, a longer one waits until it is due.
+    covered: dict[date, Period] = {}
     for term in billed:
         if term.period_start not in found:
-            if item.billing_type is BillingType.ONE_TIME:
-                period = Period(term.period_start, max(term.end, term.period_start + ONE_DAY))
-            else:
-                period = grid.containing(term.period_start)
-            found[term.period_start] = (period, span and period.intersect(span))
+            seen = covered.get(term.period_start)
+            start = term.start if seen is None else min(seen.start, term.start)
+            end = term.end if seen is None else max(seen.end, term.end)
+            covered[term.period_start] = Period(start, end)
+    for period_start, billed_range in covered.items():
+        if item.billing_type is BillingType.ONE_TIME:
+            period = Period(period_start, max(billed_range.end, period_start + ONE_DAY))
+        else:
+            period = grid.containing(period_start)
+        part = span and period.intersect(span)
+        found[period_start] = (period, part and part.intersect(billed_range))
     return [found[day] for day in sorted(found)]
 
 
