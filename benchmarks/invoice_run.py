@@ -36,22 +36,10 @@ from datetime import date
 
 import juston
 from juston.billing.run import invoice_run
-from juston.storage.memory import MemoryStore
-from juston.testing import sample_accounts, sample_company
+from juston.testing import sample_store
 
 GOAL = 50_000
 DEFECT = 20_000
-
-
-def build_store(count: int, *, seed: int, start: date) -> MemoryStore:
-    """A memory store with the sample company and *count* accounts, one subscription each."""
-    store = MemoryStore()
-    with store.transaction() as tx:
-        tx.put_company(sample_company())
-        for account, subscription in sample_accounts(count, seed=seed, start=start):
-            tx.put_account(account)
-            tx.put_subscription(subscription)
-    return store
 
 
 def pin_to_one_cpu() -> str:
@@ -110,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
 
     n = args.subscriptions
     t0 = time.perf_counter()
-    store = build_store(n, seed=args.seed, start=args.start)
+    store = sample_store(n, seed=args.seed, start=args.start)
     build_seconds = time.perf_counter() - t0
     subscriptions = sum(len(store.subscriptions(a.id)) for a in store.accounts())
     print(

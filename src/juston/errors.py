@@ -63,7 +63,9 @@ class ValidationError(JustonError, ValueError):
 class FloatNotAllowed(ValidationError, TypeError):
     """A float was given where money, a quantity or a rate belongs."""
 
-    def __init__(self, field: str, value: float) -> None:
+    def __init__(
+        self, field: str, value: float
+    ) -> None:  # float-ok: it reports the float it rejects
         super().__init__(field, value, "is a float; pass a Decimal, int or str such as '1.50'")
 
     def __str__(self) -> str:

@@ -128,7 +128,9 @@ class BillingPeriod:
     @property
     def months(self) -> int:
         """Length in months (0 for day-based periods)."""
-        return {Unit.DAY: 0, Unit.MONTH: self.count, Unit.YEAR: 12 * self.count}[self.unit]
+        if self.unit is Unit.MONTH:
+            return self.count
+        return 12 * self.count if self.unit is Unit.YEAR else 0
 
     def __str__(self) -> str:
         return f"{self.count} {self.unit.value}{'s' if self.count > 1 else ''}"

@@ -65,6 +65,7 @@ class RunOptions:
     """The settings of one invoice run."""
 
     billing_date: date
+    run_id: str | None = None
     invoice_date: date | None = None
     split: Split = Split.ACCOUNT
     skip_zero: bool = True
@@ -422,6 +423,7 @@ def _document(
         seller=company,
         buyer=account,
         subscriptions=numbers,
+        run_id=options.run_id,
     )
 
 

@@ -7,7 +7,7 @@ transactions. Dates are always arguments; nothing here reads the clock.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator
 from datetime import date
 from decimal import Decimal
 from itertools import islice
@@ -105,14 +105,15 @@ def invoice_run(
         >>> len(result.documents), len(invoice_run(store, date(2026, 1, 1)).documents)
         (2, 0)
     """
+    run_id = None if dry_run else f"run-{billing_date.isoformat()}-{uuid.uuid4().hex[:8]}"
     options = RunOptions(
         billing_date=billing_date,
+        run_id=run_id,
         invoice_date=invoice_date,
         split=split,
         skip_zero=skip_zero,
         tax=tax or TaxTable.germany(),
     )
-    run_id = None if dry_run else f"run-{billing_date.isoformat()}-{uuid.uuid4().hex[:8]}"
     company = store.company()
     documents: list[Invoice] = []
     failures: list[AccountFailure] = []
@@ -129,7 +130,7 @@ def invoice_run(
             documents.extend(planned)
             continue
         with store.transaction() as tx:
-            documents.extend(tx.add_document(attrs.evolve(d, run_id=run_id)) for d in planned)
+            documents.extend(tx.add_document(d) for d in planned)
     return RunResult(
         run_id=run_id,
         billing_date=billing_date,
@@ -274,8 +275,3 @@ def cancel(store: Store, document: Invoice | str, *, cancellation_date: date) ->
             attrs.evolve(original, status=DocumentStatus.CANCELLED, cancelled_by=mirror.id)
         )
     return mirror
-
-
-def drafts(store: Reader) -> Sequence[Invoice]:
-    """Every draft in the store."""
-    return list(store.documents(status=DocumentStatus.DRAFT))

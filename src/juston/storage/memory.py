@@ -15,6 +15,8 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import attrs
+
 from ..errors import NotFound
 from ..hookspecs import hookimpl
 from ..model.documents import Invoice, Term
@@ -196,8 +198,6 @@ class _MemoryTransaction(_Reads):
         self._subscriptions[(subscription.account_id, subscription.number)] = subscription
 
     def add_document(self, document: Invoice) -> Invoice:
-        import attrs
-
         self._next_id += 1
         stored = attrs.evolve(document, id=f"D{self._next_id:08d}")
         assert stored.id is not None
