@@ -412,3 +412,59 @@ def test_run_result_totals_and_run_id():
     assert result.run_id is not None
     assert {d.run_id for d in stored(store)} == {result.run_id}
     assert len(stored(store, run_id=result.run_id)) == 2
+
+
+def _content(document):
+    """A document's lines without what names the run."""
+    return [
+        (ln.source_key, ln.description, ln.period, ln.quantity, ln.net, ln.tax, ln.terms)
+        for ln in document.lines
+    ]
+
+
+def test_alike_items_share_figures_but_never_identity_or_history():
+    # A run shares priced lines between alike items (its memo). Items that differ only
+    # in what surrounds them (start, end, alignment, what was billed before) must not.
+    calendar = {"alignment": "calendar"}
+    subscriptions = [
+        sub("A", [seats()], **calendar),
+        sub("B", [seats()], start=date(2026, 1, 15), **calendar),  # same grid, later start
+        sub("C", [seats()], **calendar),  # billed in January, below
+        sub("D", [seats()], end=date(2026, 2, 15), **calendar),
+        sub("E", [seats()], start=date(2026, 1, 15)),  # anniversary grid
+        sub("F", [seats(unit_price="10.00")], **calendar),  # equal to A but for its account
+    ]
+    together, apart = make_store(*subscriptions), make_store(*subscriptions)
+    for store in (together, apart):
+        invoice_run(store, date(2026, 1, 1), accounts=["C"])
+    joint = invoice_run(together, date(2026, 2, 1)).documents
+    single = [
+        d
+        for s in subscriptions
+        for d in invoice_run(apart, date(2026, 2, 1), accounts=[s.account_id]).documents
+    ]
+    assert [_content(d) for d in joint] == [_content(d) for d in single]
+    net = {d.account_id: d.net_total.amount for d in joint}
+    # A: Jan + Feb; B: 17/31 of Jan + Feb; C: Feb only; D: Jan + 14/28 of Feb; E: 15 Jan–14 Feb
+    assert net == {
+        "A": D("100.00"),
+        "B": D("77.42"),
+        "C": D("50.00"),
+        "D": D("75.00"),
+        "E": D("50.00"),
+        "F": D("100.00"),
+    }
+    for document in joint:
+        for line in document.lines:
+            assert all(t.subscription == line.subscription for t in line.terms)
+            assert line.source_key.startswith(f"{line.subscription}/{line.item_id}/")
+
+
+def test_item_shape_is_every_field_but_the_id():
+    # The run's memo keys an item's lines by its shape: a field missing from the shape
+    # would let two different items share lines.
+    import attrs
+
+    item = Item(id="a", product=SEATS, price=PerUnit(money("12.50", "EUR")))
+    names = [f.name for f in attrs.fields(Item) if f.name != "id"]
+    assert item.shape == tuple(getattr(item, name) for name in names)

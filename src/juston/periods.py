@@ -95,7 +95,7 @@ def _check_count(instance: object, field: attrs.Attribute[Any], value: int) -> N
         raise ValidationError(field.name, value, "must be a whole number from 1 to 99")
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class BillingPeriod:
     """A billing period of *count* units, e.g. ``BillingPeriod(3, Unit.MONTH)`` for quarterly.
 
@@ -160,7 +160,7 @@ def months_between(start: date, end: date) -> int:
     return (end.year - start.year) * 12 + end.month - start.month
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Grid:
     """The endless sequence of billing periods that starts at *anchor*.
 

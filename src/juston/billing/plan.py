@@ -30,7 +30,7 @@ from decimal import Decimal
 from itertools import pairwise
 
 import attrs
-from moneyed import Currency, Money
+from moneyed import Currency
 
 from ..errors import CurrencyMismatch
 from ..model.documents import DocumentStatus, Invoice, Line, Term
@@ -42,7 +42,7 @@ from ..periods import Grid, Period
 from ..pricing.models import Charge, _fmt
 from ..pricing.proration import BillingType, Measure, Practice
 from ..rounding import round_amount, round_price
-from ..tax import TaxResolver, TaxTable
+from ..tax import TaxResolver, TaxResult, TaxTable
 
 __all__ = ["BilledTerms", "RunOptions", "Split", "plan_account", "plan_subscription"]
 
@@ -60,6 +60,19 @@ class Split(enum.Enum):
     SUBSCRIPTION = "subscription"
 
 
+class _Memo:
+    """Results of pure functions of values, shared by the accounts of one run.
+
+    Most subscriptions are made from a small price book, so most items price alike: the
+    lines of an item are kept by everything they depend on but the item's id, and the
+    taxed figures of a priced line by its tax decision.
+    """
+
+    def __init__(self) -> None:
+        self.priced: dict[tuple[object, ...], list[_Priced]] = {}
+        self.taxed: dict[tuple[_Priced, TaxResult], tuple[Decimal, str]] = {}
+
+
 @attrs.frozen(kw_only=True)
 class RunOptions:
     """The settings of one invoice run."""
@@ -70,15 +83,18 @@ class RunOptions:
     split: Split = Split.ACCOUNT
     skip_zero: bool = True
     tax: TaxResolver = attrs.field(factory=TaxTable.germany)
+    _memo: _Memo = attrs.field(factory=lambda: _Memo(), init=False, eq=False, repr=False)
 
 
-@attrs.frozen
-class _Draft:
-    """A priced line before tax, with what it needs for grouping."""
+@attrs.frozen(cache_hash=True)
+class _Priced:
+    """A priced line before tax; it does not say which subscription it belongs to.
 
-    subscription: Subscription
-    currency: Currency
-    item: Item
+    *charges* are the (charge, count) pairs the line bills for ``line_period`` of the
+    grid period that starts on *period_start*; they become the line's terms.
+    """
+
+    period_start: date
     line_period: Period
     quantity: Decimal
     unit_price: Decimal
@@ -87,7 +103,12 @@ class _Draft:
     net: Decimal
     description: str
     explanation: str
-    terms: tuple[Term, ...]
+    charges: tuple[tuple[Charge, int], ...]
+
+
+#: A priced line with what it needs for grouping and for its terms:
+#: (subscription, currency, item, priced).
+_Draft = tuple[Subscription, Currency, Item, _Priced]
 
 
 def group_billed(terms: Iterable[Term]) -> dict[tuple[str, str], list[Term]]:
@@ -112,11 +133,11 @@ def plan_account(
     """
     drafts: list[_Draft] = []
     for subscription in subscriptions:
-        drafts.extend(plan_subscription(subscription, account, billed, options.billing_date))
+        drafts.extend(_plan_subscription(subscription, account, billed, options))
     groups: dict[tuple[str, Currency], list[_Draft]] = {}
     for draft in drafts:
-        by = draft.subscription.number if options.split is Split.SUBSCRIPTION else ""
-        groups.setdefault((by, draft.currency), []).append(draft)
+        by = draft[0].number if options.split is Split.SUBSCRIPTION else ""
+        groups.setdefault((by, draft[1]), []).append(draft)
     documents = []
     for (_, currency), group in groups.items():
         document = _document(company, account, currency, group, options)
@@ -130,27 +151,71 @@ def plan_subscription(
     subscription: Subscription, account: Account, billed: BilledTerms, billing_date: date
 ) -> list[_Draft]:
     """The priced lines (before tax) that one subscription owes as of *billing_date*."""
+    return _plan_subscription(subscription, account, billed, RunOptions(billing_date=billing_date))
+
+
+def _plan_subscription(
+    subscription: Subscription, account: Account, billed: BilledTerms, options: RunOptions
+) -> list[_Draft]:
+    billing_date = options.billing_date
     if subscription.status is not SubscriptionStatus.ACTIVE:
         return []
     currency = subscription.currency or account.currency
     for item in subscription.items:
-        for model in item.models():
-            if model.currency != currency:
-                raise CurrencyMismatch(
-                    "price",
-                    f"{subscription.number}/{item.id}",
-                    f"is in {model.currency.code}, but the subscription bills in {currency.code}",
-                )
+        # An item's prices share one currency (its validators see to that).
+        if item.price.currency != currency:
+            raise CurrencyMismatch(
+                "price",
+                f"{subscription.number}/{item.id}",
+                f"is in {item.price.currency.code}, but the subscription bills in {currency.code}",
+            )
     grid = subscription.grid
+    span_of = subscription.item_span
+    base_at = _base(subscription) if any(i.derived for i in subscription.items) else _no_base
+    memo = options._memo
+    drafts: list[_Draft] = []
+    for item in subscription.items:
+        item_billed = billed.get((subscription.number, item.id), ())
+        ends = bool(item.end or subscription.end)
+        if item.derived:
+            cuts = _derived_cuts(subscription)
+            span = span_of(item)
+            priced = _item_priced(grid, item, span, ends, item_billed, billing_date, cuts, base_at)
+        else:
+            # Everything the pricing of a regular item depends on, and nothing else.
+            start = (
+                subscription.start if item.start is None else max(subscription.start, item.start)
+            )
+            key = (
+                item.shape,
+                grid.anchor,
+                grid.period,
+                start,
+                subscription.end,
+                ends,
+                billing_date,
+                tuple((t.period_start, t.start, t.end, t.count, t.charge) for t in item_billed)
+                if item_billed
+                else (),
+            )
+            found = memo.priced.get(key)
+            if found is None:
+                span = span_of(item)
+                found = memo.priced[key] = _item_priced(
+                    grid, item, span, ends, item_billed, billing_date, set(), base_at
+                )
+            priced = found
+        drafts.extend([(subscription, currency, item, p) for p in priced])
+    return drafts
+
+
+def _no_base(day: date) -> Decimal:
+    return ZERO
+
+
+def _base(subscription: Subscription) -> Callable[[date], Decimal]:
+    """The total of the regular items on a day: what derived items are priced from."""
     regular = [i for i in subscription.items if not i.derived]
-    derived = [i for i in subscription.items if i.derived]
-    cuts: set[date] = set()
-    if derived:
-        for item in regular:
-            cuts |= item.change_dates()
-            span = subscription.item_span(item)
-            if span is not None:
-                cuts |= {span.start, span.end}
 
     def base_at(day: date) -> Decimal:
         total = ZERO
@@ -160,22 +225,19 @@ def plan_subscription(
                 total += sum((c.total for c in _charges_on(other, day, ZERO)), ZERO)
         return total
 
-    drafts: list[_Draft] = []
+    return base_at
+
+
+def _derived_cuts(subscription: Subscription) -> set[date]:
+    """Where the base of derived items may change: the regular items' changes and ends."""
+    cuts: set[date] = set()
     for item in subscription.items:
-        extra_cuts = cuts if item.derived else set()
-        drafts.extend(
-            _item_drafts(
-                subscription,
-                currency,
-                grid,
-                item,
-                billed.get((subscription.number, item.id), ()),
-                billing_date,
-                extra_cuts,
-                base_at,
-            )
-        )
-    return drafts
+        if not item.derived:
+            cuts |= item.change_dates()
+            span = subscription.item_span(item)
+            if span is not None:
+                cuts |= {span.start, span.end}
+    return cuts
 
 
 def _charges_on(item: Item, day: date, base: Decimal) -> tuple[Charge, ...]:
@@ -187,15 +249,21 @@ def _charges_on(item: Item, day: date, base: Decimal) -> tuple[Charge, ...]:
 
 
 def _service_periods(
-    subscription: Subscription, grid: Grid, item: Item, billing_date: date, billed: Sequence[Term]
+    grid: Grid,
+    item: Item,
+    span: Period | None,
+    ends: bool,
+    billing_date: date,
+    billed: Sequence[Term],
 ) -> list[tuple[Period, Period | None]]:
-    """(grid period, service span or None) for every period due now or billed before."""
-    span = subscription.item_span(item)
+    """(grid period, service span or None) for every period due now or billed before.
+
+    *span* is the item's service range; *ends* says whether the item or its subscription
+    has an end date (a one-time item without one is billed for its first day).
+    """
     found: dict[date, tuple[Period, Period | None]] = {}
     if span is not None and item.billing_type is BillingType.ONE_TIME:
-        service = Period(
-            span.start, span.end if item.end or subscription.end else span.start + ONE_DAY
-        )
+        service = Period(span.start, span.end if ends else span.start + ONE_DAY)
         if _is_due(service, item.practice, billing_date):
             found[service.start] = (service, service)
     elif span is not None and span.start <= billing_date:
@@ -229,18 +297,19 @@ def _is_due(service: Period, practice: Practice, billing_date: date) -> bool:
     return service.end <= billing_date
 
 
-def _item_drafts(
-    subscription: Subscription,
-    currency: Currency,
+def _item_priced(
     grid: Grid,
     item: Item,
+    span: Period | None,
+    ends: bool,
     billed: Sequence[Term],
     billing_date: date,
     extra_cuts: set[date],
     base_at: Callable[[date], Decimal],
-) -> list[_Draft]:
-    drafts: list[_Draft] = []
-    for period, service in _service_periods(subscription, grid, item, billing_date, billed):
+) -> list[_Priced]:
+    """The lines an item owes: for each due period, what it should have minus what it had."""
+    priced: list[_Priced] = []
+    for period, service in _service_periods(grid, item, span, ends, billing_date, billed):
         previous = [t for t in billed if t.period_start == period.start]
         expected = _segments(item, service, extra_cuts, base_at) if service is not None else []
         needs = _reconcile(expected, previous)
@@ -249,10 +318,8 @@ def _item_drafts(
         origin = service.start if service is not None else min(t.start for t in previous)
         measure = Measure(grid, period, origin, item.billing_type)
         for start, end, need in needs:
-            drafts.extend(
-                _drafts_for_need(subscription, currency, item, period, measure, start, end, need)
-            )
-    return drafts
+            priced.extend(_priced_for_need(item, period, measure, start, end, need))
+    return priced
 
 
 def _segments(
@@ -296,21 +363,21 @@ def _reconcile(expected: list[Segment], billed: list[Term]) -> list[Need]:
     return needs
 
 
-def _drafts_for_need(
-    subscription: Subscription,
-    currency: Currency,
+def _priced_for_need(
     item: Item,
     period: Period,
     measure: Measure,
     start: date,
     end: date,
     need: dict[Charge, int],
-) -> list[_Draft]:
-    code = currency.code
+) -> list[_Priced]:
+    code = item.price.currency.code
     by_component: dict[str, list[tuple[Charge, int]]] = {}
     for charge, count in need.items():
         by_component.setdefault(charge.component, []).append((charge, count))
-    drafts = []
+    priced = []
+    line_period = Period(start, end)
+    factor = round_price(measure.factor(start, end))
     for component, pairs in by_component.items():
         net = sum((n * measure.amount(c.total, start, end, code) for c, n in pairs), ZERO)
         gross = sum((n * measure.amount(c.gross, start, end, code) for c, n in pairs), ZERO)
@@ -328,26 +395,21 @@ def _drafts_for_need(
             unit_price = round_price(sum((n * c.gross for c, n in pairs), ZERO) / quantity)
         name = item.description or item.product.name
         description = name if component in ("unit", "flat") else f"{name} ({component})"
-        terms = tuple(
-            Term(subscription.number, item.id, period.start, start, end, n, c) for c, n in pairs
-        )
-        drafts.append(
-            _Draft(
-                subscription=subscription,
-                currency=currency,
-                item=item,
-                line_period=Period(start, end),
+        priced.append(
+            _Priced(
+                period_start=period.start,
+                line_period=line_period,
                 quantity=quantity,
                 unit_price=unit_price,
-                factor=round_price(measure.factor(start, end)),
+                factor=factor,
                 gross=gross,
                 net=net,
                 description=description,
                 explanation=_explain(item, pairs, measure, start, end),
-                terms=terms,
+                charges=tuple(pairs),
             )
         )
-    return drafts
+    return priced
 
 
 def _explain(
@@ -378,38 +440,49 @@ def _document(
     options: RunOptions,
 ) -> Invoice:
     code = currency.code
+    memo = options._memo
     lines = []
-    for draft in drafts:
-        product = draft.item.product
+    for subscription, _, item, priced in drafts:
+        product = item.product
         tax = options.tax.resolve(
-            company=company, account=account, product=product, period=draft.line_period
+            company=company, account=account, product=product, period=priced.line_period
         )
-        net = Money(draft.net, currency)
+        taxed = memo.taxed.get((priced, tax))
+        if taxed is None:
+            taxed = memo.taxed[priced, tax] = (
+                round_amount(priced.net * tax.rate / HUNDRED, code),
+                f"{priced.explanation}; tax {_fmt(tax.rate)} % ({tax.rule})",
+            )
+        number, item_id, period_start = subscription.number, item.id, priced.period_start
+        start, end = priced.line_period.start, priced.line_period.end
         lines.append(
             Line(
-                description=draft.description,
-                period=draft.line_period,
-                quantity=draft.quantity,
+                description=priced.description,
+                period=priced.line_period,
+                quantity=priced.quantity,
                 unit_code=product.unit_code,
-                unit_price=Money(draft.unit_price, currency),
-                billing_factor=draft.factor,
-                discount=Money(draft.gross - draft.net, currency),
-                net=net,
+                currency=currency,
+                unit_price_amount=priced.unit_price,
+                billing_factor=priced.factor,
+                discount_amount=priced.gross - priced.net,
+                net_amount=priced.net,
                 tax_class=product.tax_class,
                 tax_rate=tax.rate,
                 tax_category=tax.category,
-                tax=Money(round_amount(draft.net * tax.rate / HUNDRED, code), currency),
-                explanation=f"{draft.explanation}; tax {_fmt(tax.rate)} % ({tax.rule})",
-                source_key=draft.terms[0].key,
-                subscription=draft.subscription.number,
-                item_id=draft.item.id,
+                tax_amount=taxed[0],
+                explanation=taxed[1],
+                source_key=f"{number}/{item_id}/{period_start.isoformat()}",
+                subscription=number,
+                item_id=item_id,
                 product_code=product.code,
-                terms=draft.terms,
+                terms=tuple(
+                    Term(number, item_id, period_start, start, end, n, c) for c, n in priced.charges
+                ),
             )
         )
-    numbers = tuple(dict.fromkeys(d.subscription.number for d in drafts))
+    subscriptions = list({d[0].number: d[0] for d in drafts}.values())
     invoice_date = options.invoice_date or options.billing_date
-    terms = _payment_terms(company, account, [d.subscription for d in drafts])
+    terms = _payment_terms(company, account, subscriptions)
     return Invoice.create(
         lines=lines,
         currency=currency,
@@ -422,7 +495,7 @@ def _document(
         billing_date=options.billing_date,
         seller=company,
         buyer=account,
-        subscriptions=numbers,
+        subscriptions=tuple(s.number for s in subscriptions),
         run_id=options.run_id,
     )
 

@@ -6,8 +6,10 @@ transactions. Dates are always arguments; nothing here reads the clock.
 
 from __future__ import annotations
 
+import gc
 import uuid
 from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from itertools import islice
@@ -18,7 +20,7 @@ from dateutil.relativedelta import relativedelta
 from ..errors import CannotCancel, JustonError, NotADraft
 from ..model.documents import Invoice, Term
 from ..model.numbering import Counter
-from ..model.parties import Account
+from ..model.parties import Account, Company
 from ..model.status import DocumentKind, DocumentStatus
 from ..storage.base import Reader, Store, Transaction
 from ..tax import TaxResolver, TaxTable
@@ -79,6 +81,23 @@ def _batches(items: Iterable[Account], size: int) -> Iterator[list[Account]]:
         yield batch
 
 
+@contextmanager
+def _fewer_collections(threshold: int = 20_000) -> Iterator[None]:
+    """Run the cyclic garbage collector less often for the duration of a run.
+
+    A run allocates millions of small objects that live until it ends and makes almost no
+    reference cycles, so with the default threshold (700 allocations) the collector keeps
+    rescanning the growing result: half of the run's time at 100,000 documents. Memory is
+    unaffected; the previous threshold is restored afterwards.
+    """
+    old = gc.get_threshold()
+    gc.set_threshold(max(old[0], threshold), *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
 def invoice_run(
     store: Store,
     billing_date: date,
@@ -117,20 +136,9 @@ def invoice_run(
     company = store.company()
     documents: list[Invoice] = []
     failures: list[AccountFailure] = []
-    for batch in _batches(store.accounts(accounts), batch_size):
-        planned: list[Invoice] = []
-        for account in batch:
-            try:
-                billed = group_billed(store.billed_terms(account.id))
-                subscriptions = store.subscriptions(account.id)
-                planned.extend(plan_account(company, account, subscriptions, billed, options))
-            except JustonError as exc:
-                failures.append(AccountFailure(account.id, exc))
-        if dry_run:
-            documents.extend(planned)
-            continue
-        with store.transaction() as tx:
-            documents.extend(tx.add_document(d) for d in planned)
+    with _fewer_collections():
+        for batch in _batches(store.accounts(accounts), batch_size):
+            _bill_batch(store, company, batch, options, dry_run, documents, failures)
     return RunResult(
         run_id=run_id,
         billing_date=billing_date,
@@ -138,6 +146,31 @@ def invoice_run(
         failures=tuple(failures),
         dry_run=dry_run,
     )
+
+
+def _bill_batch(
+    store: Store,
+    company: Company,
+    batch: list[Account],
+    options: RunOptions,
+    dry_run: bool,
+    documents: list[Invoice],
+    failures: list[AccountFailure],
+) -> None:
+    """Plan a batch of accounts and store their documents in one transaction."""
+    planned: list[Invoice] = []
+    for account in batch:
+        try:
+            billed = group_billed(store.billed_terms(account.id))
+            subscriptions = store.subscriptions(account.id)
+            planned.extend(plan_account(company, account, subscriptions, billed, options))
+        except JustonError as exc:
+            failures.append(AccountFailure(account.id, exc))
+    if dry_run:
+        documents.extend(planned)
+        return
+    with store.transaction() as tx:
+        documents.extend(tx.add_document(d) for d in planned)
 
 
 def forecast(

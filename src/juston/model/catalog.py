@@ -9,7 +9,7 @@ from .._fields import check_text
 __all__ = ["Product"]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, cache_hash=True)
 class Product:
     """A product.
 

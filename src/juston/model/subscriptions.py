@@ -19,6 +19,7 @@ on the next run.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -90,7 +91,7 @@ def _check_after_start(instance: Any, field: attrs.Attribute[Any], value: date |
         raise ValidationError(field.name, value, f"must be after start {instance.start}")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, cache_hash=True)
 class ItemChange:
     """From *effective* on, the item has a new *quantity* and/or *price*."""
 
@@ -149,10 +150,34 @@ class Item:
     )
     description: str | None = None
 
-    @property
+    @functools.cached_property
     def derived(self) -> bool:
         """True for items priced from the other items (percentage, minimum fee)."""
+        if not self.changes and not isinstance(self.price, PriceSchedule):
+            return self.price.derived
         return any(model.derived for model in self.models())
+
+    @functools.cached_property
+    def shape(self) -> tuple[object, ...]:
+        """Every field but the id: items of equal shape are priced alike.
+
+        >>> from juston import Item, Product, Flat, money
+        >>> a = Item(id="a", product=Product(code="P", name="P"), price=Flat(money(5, "EUR")))
+        >>> a.shape == attrs.evolve(a, id="b").shape
+        True
+        """
+        return (
+            self.product,
+            self.price,
+            self.quantity,
+            self.billing_type,
+            self.practice,
+            self.start,
+            self.end,
+            self.discount,
+            self.changes,
+            self.description,
+        )
 
     def models(self) -> Iterator[PriceModel]:
         for pricing in (self.price, *(c.price for c in self.changes if c.price is not None)):
@@ -269,7 +294,7 @@ class Subscription:
     currency: Currency | None = attrs.field(default=None, converter=_optional_currency)
     payment_terms: PaymentTerms | None = attrs.field(default=None, converter=optional_payment_terms)
 
-    @property
+    @functools.cached_property
     def grid(self) -> Grid:
         """The billing-period grid of this subscription."""
         return Grid.for_subscription(self.start, self.billing_period, self.alignment)

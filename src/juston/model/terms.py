@@ -19,6 +19,7 @@ So ``14d eom`` from 20 May gives 30 June, and ``eom 10`` from 12 February gives 
 from __future__ import annotations
 
 import calendar
+import functools
 from datetime import date, timedelta
 from typing import Any
 
@@ -30,6 +31,7 @@ from ..errors import PaymentTermsError
 __all__ = ["PaymentTerms", "optional_payment_terms", "payment_terms"]
 
 
+@functools.lru_cache(maxsize=256)
 def _steps(pattern: str) -> tuple[tuple[str, int], ...]:
     steps: list[tuple[str, int]] = []
     for token in pattern.lower().split():

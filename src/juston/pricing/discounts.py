@@ -47,7 +47,7 @@ def _check_exactly_one(instance: Discount, field: attrs.Attribute[Any], value: o
         raise ValidationError("end", instance.end, f"must be after start {instance.start}")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, cache_hash=True)
 class Discount:
     """A discount of *percent* (0–100) or a fixed *amount* per billing unit.
 

@@ -98,7 +98,7 @@ def _tuple_entries(value: object) -> tuple[Any, ...]:
     return as_tuple(value, "entries")
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Charge:
     """One component of a price for one billing unit: ``quantity × unit_price − discount``.
 
@@ -143,7 +143,7 @@ def _fmt(value: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Flat:
     """A fixed price per billing unit; the quantity is forced to 1 (JustOn's *Flat*)."""
 
@@ -158,7 +158,7 @@ class Flat:
         return (Charge("flat", ONE, self.amount.amount, f"flat {_fmt(self.amount.amount)}"),)
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class PerUnit:
     """Unit price × quantity (JustOn's *Default* price type)."""
 
@@ -174,7 +174,7 @@ class PerUnit:
         return (Charge("unit", quantity, p, f"{_fmt(quantity)} × {_fmt(p)}"),)
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Tier:
     """A price tier: quantities up to *up_to* (inclusive; ``None`` = unbounded) cost *unit_price*.
 
@@ -218,7 +218,7 @@ def _beyond_last(tiers: tuple[Tier, ...], quantity: Decimal) -> PricingError:
     return PricingError("quantity", quantity, f"exceeds the last tier's bound {tiers[-1].up_to}")
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Graduated:
     """Graduated tiers: each tier prices the units that fall into it (one line per tier).
 
@@ -260,7 +260,7 @@ class Graduated:
         return tuple(c for c in result if c.quantity or c.component.endswith("fee"))
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Volume:
     """Volume tiers: all units at the price of the tier the quantity reaches.
 
@@ -296,7 +296,7 @@ def _tier_currency(tiers: tuple[Tier, ...]) -> Currency:
     return tiers[0].unit_price.currency
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Package:
     """A price per started block of *size* units: 25 units in blocks of 10 cost 3 blocks."""
 
@@ -317,7 +317,7 @@ class Package:
         return (Charge("package", blocks, p, label),)
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Percentage:
     """A percentage of the subscription's other charges in the same period.
 
@@ -341,7 +341,7 @@ class Percentage:
         return (Charge("percentage", quantity, p, label),)
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class MinimumFee:
     """A minimum charge per period: a true-up line for the shortfall of the other charges.
 
@@ -382,7 +382,7 @@ def _check_entries(
         raise CurrencyMismatch(field.name, value, "mixes currencies")
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class PriceSchedule:
     """Time-bound prices: a sequence of ``(from_date, model)``; each applies until the next.
 

@@ -25,7 +25,7 @@ from ..periods import Period
 __all__ = ["TaxResolver", "TaxResult", "TaxTable"]
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class TaxResult:
     """A tax decision: *rate* in percent, EN 16931 *category* code, and the *rule* that chose it."""
 
