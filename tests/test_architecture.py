@@ -17,6 +17,7 @@ CORE = [
     "money.py",
     "billing/plan.py",
     "errors.py",
+    "vatid.py",
 ]
 SHELL_MODULES = {
     "pluggy",

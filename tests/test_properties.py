@@ -137,10 +137,13 @@ def check_totals(document: Invoice) -> None:
     net = sum((ln.net for ln in document.lines), zero)
     tax = sum((ln.tax for ln in document.lines), zero)
     assert document.net_total == net
-    assert document.tax_total == tax
+    # The lines' own taxes plus the visible delta are the tax total (TaxRounding.LINE).
+    assert document.tax_total == tax + document.tax_delta
     assert document.total == document.net_total + document.tax_total
     assert sum((t.basis for t in document.tax_breakdown), zero) == document.net_total
     assert sum((t.tax for t in document.tax_breakdown), zero) == document.tax_total
+    for t in document.tax_breakdown:  # EN 16931 BR-CO-17: rounded from the basis
+        assert t.tax.amount == round_amount(t.basis.amount * t.rate / 100, EUR)
     groups = {(t.category, t.rate) for t in document.tax_breakdown}
     assert len(groups) == len(document.tax_breakdown)
     assert groups == {(ln.tax_category, ln.tax_rate) for ln in document.lines}

@@ -27,6 +27,7 @@ from .errors import (
     CannotCancel,
     CurrencyMismatch,
     FloatNotAllowed,
+    InvalidVatId,
     JustonError,
     NotADraft,
     NotFound,
@@ -35,6 +36,7 @@ from .errors import (
     PricingError,
     StateError,
     StorageError,
+    TaxError,
     ValidationError,
 )
 from .hookspecs import hookimpl
@@ -57,6 +59,7 @@ from .model import (
     Reset,
     Subscription,
     SubscriptionStatus,
+    Supply,
     TaxSubtotal,
     Term,
 )
@@ -76,12 +79,14 @@ from .pricing import (
     Practice,
     PriceModel,
     PriceSchedule,
+    TaxDate,
     Tier,
     Volume,
     price,
 )
+from .rounding import TaxRounding
 from .storage import MemoryStore, Store, Transaction
-from .tax import TaxResolver, TaxResult, TaxTable
+from .tax import RateTable, Region, TaxEngine, TaxResolver, TaxResult, TaxRule, vat_id
 
 try:
     __version__ = version("juston")
@@ -119,6 +124,7 @@ __all__ = [
     "FloatNotAllowed",
     "Graduated",
     "Grid",
+    "InvalidVatId",
     "Invoice",
     "Item",
     "ItemChange",
@@ -143,6 +149,8 @@ __all__ = [
     "PriceSchedule",
     "PricingError",
     "Product",
+    "RateTable",
+    "Region",
     "Reset",
     "RunOptions",
     "RunResult",
@@ -152,10 +160,15 @@ __all__ = [
     "Store",
     "Subscription",
     "SubscriptionStatus",
+    "Supply",
+    "TaxDate",
+    "TaxEngine",
+    "TaxError",
     "TaxResolver",
     "TaxResult",
+    "TaxRounding",
+    "TaxRule",
     "TaxSubtotal",
-    "TaxTable",
     "Term",
     "Tier",
     "Transaction",
@@ -176,4 +189,5 @@ __all__ = [
     "plan_account",
     "price",
     "testing",
+    "vat_id",
 ]

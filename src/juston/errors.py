@@ -7,7 +7,9 @@ Every error derives from :class:`JustonError`, so one ``except`` catches them al
     │   ├── FloatNotAllowed (TypeError)    a float where money or a quantity belongs
     │   ├── CurrencyMismatch               two currencies in one sum or one document
     │   ├── PricingError                   a price model cannot price a quantity
-    │   └── PaymentTermsError              a due-date pattern that does not parse
+    │   ├── PaymentTermsError              a due-date pattern that does not parse
+    │   └── InvalidVatId                   a VAT id that fails its country's check
+    ├── TaxError                           no tax rule or rate applies to a line
     ├── StateError                         an operation not allowed in the current state
     │   ├── NotADraft                      editing or deleting a finalized document
     │   └── CannotCancel                   cancelling a draft or a cancellation
@@ -31,6 +33,7 @@ __all__ = [
     "CannotCancel",
     "CurrencyMismatch",
     "FloatNotAllowed",
+    "InvalidVatId",
     "JustonError",
     "NotADraft",
     "NotFound",
@@ -39,6 +42,7 @@ __all__ = [
     "PricingError",
     "StateError",
     "StorageError",
+    "TaxError",
     "ValidationError",
 ]
 
@@ -82,6 +86,14 @@ class PricingError(ValidationError):
 
 class PaymentTermsError(ValidationError):
     """A payment-terms pattern such as ``14d eom`` does not parse."""
+
+
+class InvalidVatId(ValidationError):
+    """A VAT identification number that fails its country's syntax or check digits."""
+
+
+class TaxError(JustonError):
+    """No tax rule or rate applies to a line (a gap in the rules or the rate data)."""
 
 
 class StateError(JustonError):

@@ -27,9 +27,11 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from .model.parties import Company
     from .storage.base import Store
+    from .tax.result import TaxResolver
 
-__all__ = ["hookimpl", "hookspec", "juston_open_store"]
+__all__ = ["hookimpl", "hookspec", "juston_open_store", "juston_tax_provider"]
 
 PROJECT = "juston"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -42,4 +44,15 @@ def juston_open_store(url: str) -> Store | None:
     """Open the store that *url* names, or return ``None`` to let another plugin try.
 
     :param url: a backend URL such as ``memory:`` or ``sqlite:///billing.db``.
+    """
+
+
+@hookspec(firstresult=True)
+def juston_tax_provider(company: Company) -> TaxResolver | None:
+    """The tax provider for documents issued by *company*, or ``None`` to let another plugin decide.
+
+    The built-in engine (``juston.tax_provider``) answers last, so an installed plugin (an
+    external tax service) takes precedence; block ``juston.tax_provider`` to require one.
+
+    :param company: the issuing business entity.
     """

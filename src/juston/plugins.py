@@ -18,12 +18,14 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginError
+from .model.parties import Company
 from .storage.base import Store
+from .tax.result import TaxResolver
 
 __all__ = ["DEFAULT_PLUGINS", "Plugins", "make_plugin_manager"]
 
 #: Built-in plugins, registered exactly like third-party ones.
-DEFAULT_PLUGINS: tuple[str, ...] = ("juston.storage.memory",)
+DEFAULT_PLUGINS: tuple[str, ...] = ("juston.storage.memory", "juston.tax_provider")
 
 
 def make_plugin_manager(
@@ -68,3 +70,10 @@ class Plugins:
         if store is None:
             raise PluginError(f"url: no storage plugin handles {url!r}")
         return cast(Store, store)
+
+    def tax_provider(self, company: Company) -> TaxResolver:
+        """The tax provider for *company*: an installed plugin's, else the built-in engine."""
+        provider = self.pm.hook.juston_tax_provider(company=company)
+        if provider is None:
+            raise PluginError(f"tax: no tax provider plugin for company {company.id!r}")
+        return cast(TaxResolver, provider)

@@ -18,7 +18,9 @@ No other module calls ``Decimal.quantize``; a test enforces that.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
+import enum
+from collections.abc import Sequence
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal, localcontext
 from fractions import Fraction
 from functools import cache
 
@@ -27,6 +29,8 @@ from moneyed import Money
 
 __all__ = [
     "PRICE_PLACES",
+    "TaxRounding",
+    "allocate",
     "minor_digits",
     "round_amount",
     "round_exact",
@@ -88,3 +92,41 @@ def round_places(value: Decimal | Fraction, places: int) -> Decimal:
             value = Decimal(value.numerator) / Decimal(value.denominator)
     quantum = _PRICE_QUANTUM if places == PRICE_PLACES else Decimal(1).scaleb(-places)
     return value.quantize(quantum, rounding=ROUND_HALF_UP, context=_EXACT)
+
+
+class TaxRounding(enum.Enum):
+    """How a document's VAT is rounded.
+
+    ``LINE`` (JustOn's default): each line's tax is rounded, and the VAT breakdown per
+    category is rounded as EN 16931 demands (BR-CO-17); the difference between the two is
+    shown as the document's tax delta, so lines plus delta add up to the total.
+    ``CATEGORY``: the breakdown decides, and each line shows its share of its category's
+    tax, so there is no delta.
+    """
+
+    LINE = "line"
+    CATEGORY = "category"
+
+
+def allocate(total: Decimal, weights: Sequence[Decimal], currency_code: str) -> list[Decimal]:
+    """Split the rounded *total* in proportion to *weights*; the parts add up exactly.
+
+    Largest remainder: every part is rounded down (towards minus infinity) to the minor
+    unit, and the units left over go to the parts that lost most (first ones on ties).
+
+        >>> allocate(Decimal("1.15"), [Decimal("2.07"), Decimal("3.96")], "EUR")
+        [Decimal('0.39'), Decimal('0.76')]
+    """
+    quantum = _quantum(currency_code)
+    whole = sum(weights, Decimal(0))
+    if not weights:
+        return []
+    if not whole:  # nothing to share by: the last part takes it all
+        return [Decimal(0).quantize(quantum)] * (len(weights) - 1) + [total]
+    exact = [_EXACT.divide(_EXACT.multiply(total, w), whole) for w in weights]
+    parts = [e.quantize(quantum, rounding=ROUND_FLOOR, context=_EXACT) for e in exact]
+    left = int(_EXACT.divide(total - sum(parts, Decimal(0)), quantum))
+    by_rest = sorted(range(len(parts)), key=lambda i: parts[i] - exact[i])
+    for i in by_rest[:left]:
+        parts[i] += quantum
+    return parts

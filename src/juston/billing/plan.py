@@ -40,9 +40,9 @@ from ..model.terms import PaymentTerms
 from ..money import HUNDRED, ZERO
 from ..periods import Grid, Period
 from ..pricing.models import Charge, _fmt
-from ..pricing.proration import BillingType, Measure, Practice
+from ..pricing.proration import BillingType, Measure, Practice, TaxDate
 from ..rounding import round_amount, round_price
-from ..tax import TaxResolver, TaxResult, TaxTable
+from ..tax import TaxEngine, TaxResolver, TaxResult
 
 __all__ = ["BilledTerms", "RunOptions", "Split", "plan_account", "plan_subscription"]
 
@@ -82,7 +82,7 @@ class RunOptions:
     invoice_date: date | None = None
     split: Split = Split.ACCOUNT
     skip_zero: bool = True
-    tax: TaxResolver = attrs.field(factory=TaxTable.germany)
+    tax: TaxResolver = attrs.field(factory=TaxEngine.default)
     _memo: _Memo = attrs.field(factory=lambda: _Memo(), init=False, eq=False, repr=False)
 
 
@@ -133,7 +133,7 @@ def plan_account(
     """
     drafts: list[_Draft] = []
     for subscription in subscriptions:
-        drafts.extend(_plan_subscription(subscription, account, billed, options))
+        drafts.extend(_plan_subscription(company, subscription, account, billed, options))
     groups: dict[tuple[str, Currency], list[_Draft]] = {}
     for draft in drafts:
         by = draft[0].number if options.split is Split.SUBSCRIPTION else ""
@@ -148,14 +148,23 @@ def plan_account(
 
 
 def plan_subscription(
-    subscription: Subscription, account: Account, billed: BilledTerms, billing_date: date
+    company: Company,
+    subscription: Subscription,
+    account: Account,
+    billed: BilledTerms,
+    billing_date: date,
 ) -> list[_Draft]:
     """The priced lines (before tax) that one subscription owes as of *billing_date*."""
-    return _plan_subscription(subscription, account, billed, RunOptions(billing_date=billing_date))
+    options = RunOptions(billing_date=billing_date)
+    return _plan_subscription(company, subscription, account, billed, options)
 
 
 def _plan_subscription(
-    subscription: Subscription, account: Account, billed: BilledTerms, options: RunOptions
+    company: Company,
+    subscription: Subscription,
+    account: Account,
+    billed: BilledTerms,
+    options: RunOptions,
 ) -> list[_Draft]:
     billing_date = options.billing_date
     if subscription.status is not SubscriptionStatus.ACTIVE:
@@ -177,10 +186,13 @@ def _plan_subscription(
     for item in subscription.items:
         item_billed = billed.get((subscription.number, item.id), ())
         ends = bool(item.end or subscription.end)
+        tax_cuts = _tax_cuts(options.tax, company, account, item)
         if item.derived:
             cuts = _derived_cuts(subscription)
             span = span_of(item)
-            priced = _item_priced(grid, item, span, ends, item_billed, billing_date, cuts, base_at)
+            priced = _item_priced(
+                grid, item, span, ends, item_billed, billing_date, cuts, tax_cuts, base_at
+            )
         else:
             # Everything the pricing of a regular item depends on, and nothing else.
             start = (
@@ -194,6 +206,7 @@ def _plan_subscription(
                 subscription.end,
                 ends,
                 billing_date,
+                tax_cuts,
                 tuple((t.period_start, t.start, t.end, t.count, t.charge) for t in item_billed)
                 if item_billed
                 else (),
@@ -202,11 +215,21 @@ def _plan_subscription(
             if found is None:
                 span = span_of(item)
                 found = memo.priced[key] = _item_priced(
-                    grid, item, span, ends, item_billed, billing_date, set(), base_at
+                    grid, item, span, ends, item_billed, billing_date, set(), tax_cuts, base_at
                 )
             priced = found
         drafts.extend([(subscription, currency, item, p) for p in priced])
     return drafts
+
+
+_PRORATED = (BillingType.RECURRING_PRORATED, BillingType.RECURRING_PRORATED_AVERAGE)
+
+
+def _tax_cuts(tax: TaxResolver, company: Company, account: Account, item: Item) -> tuple[date, ...]:
+    """Where a line of *item* is split because its tax changes (prorated items only)."""
+    if item.tax_date is not TaxDate.SERVICE_PERIOD or item.billing_type not in _PRORATED:
+        return ()
+    return tax.changes(company=company, account=account, product=item.product)
 
 
 def _no_base(day: date) -> Decimal:
@@ -305,9 +328,13 @@ def _item_priced(
     billed: Sequence[Term],
     billing_date: date,
     extra_cuts: set[date],
+    tax_cuts: tuple[date, ...],
     base_at: Callable[[date], Decimal],
 ) -> list[_Priced]:
-    """The lines an item owes: for each due period, what it should have minus what it had."""
+    """The lines an item owes: for each due period, what it should have minus what it had.
+
+    A line is split at *tax_cuts*, so that each part has one tax.
+    """
     priced: list[_Priced] = []
     for period, service in _service_periods(grid, item, span, ends, billing_date, billed):
         previous = [t for t in billed if t.period_start == period.start]
@@ -318,7 +345,9 @@ def _item_priced(
         origin = service.start if service is not None else min(t.start for t in previous)
         measure = Measure(grid, period, origin, item.billing_type)
         for start, end, need in needs:
-            priced.extend(_priced_for_need(item, period, measure, start, end, need))
+            inner = [d for d in tax_cuts if start < d < end]
+            for part_start, part_end in pairwise([start, *inner, end]):
+                priced.extend(_priced_for_need(item, period, measure, part_start, part_end, need))
     return priced
 
 
@@ -441,17 +470,24 @@ def _document(
 ) -> Invoice:
     code = currency.code
     memo = options._memo
+    invoice_date = options.invoice_date or options.billing_date
     lines = []
     for subscription, _, item, priced in drafts:
         product = item.product
-        tax = options.tax.resolve(
-            company=company, account=account, product=product, period=priced.line_period
+        # Lines split at tax changes have one tax throughout; the others (not prorated)
+        # take the tax of their last day served, as a continuous service does.
+        day = (
+            invoice_date
+            if item.tax_date is TaxDate.BOOKING_DATE
+            else priced.line_period.end - ONE_DAY
         )
+        tax = options.tax.resolve(company=company, account=account, product=product, day=day)
         taxed = memo.taxed.get((priced, tax))
         if taxed is None:
             taxed = memo.taxed[priced, tax] = (
                 round_amount(priced.net * tax.rate / HUNDRED, code),
-                f"{priced.explanation}; tax {_fmt(tax.rate)} % ({tax.rule})",
+                f"{priced.explanation}; tax {_fmt(tax.rate)} % {tax.category} "
+                f"(rule {tax.rule}: {tax.explanation})",
             )
         number, item_id, period_start = subscription.number, item.id, priced.period_start
         start, end = priced.line_period.start, priced.line_period.end
@@ -467,8 +503,7 @@ def _document(
                 discount_amount=priced.gross - priced.net,
                 net_amount=priced.net,
                 tax_class=product.tax_class,
-                tax_rate=tax.rate,
-                tax_category=tax.category,
+                vat=tax,
                 tax_amount=taxed[0],
                 explanation=taxed[1],
                 source_key=f"{number}/{item_id}/{period_start.isoformat()}",
@@ -481,7 +516,6 @@ def _document(
             )
         )
     subscriptions = list({d[0].number: d[0] for d in drafts}.values())
-    invoice_date = options.invoice_date or options.billing_date
     terms = _payment_terms(company, account, subscriptions)
     return Invoice.create(
         lines=lines,

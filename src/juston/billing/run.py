@@ -22,8 +22,9 @@ from ..model.documents import Invoice, Term
 from ..model.numbering import Counter
 from ..model.parties import Account, Company
 from ..model.status import DocumentKind, DocumentStatus
+from ..plugins import Plugins
 from ..storage.base import Reader, Store, Transaction
-from ..tax import TaxResolver, TaxTable
+from ..tax import TaxResolver
 from .plan import RunOptions, Split, group_billed, plan_account
 
 __all__ = [
@@ -98,6 +99,10 @@ def _fewer_collections(threshold: int = 20_000) -> Iterator[None]:
         gc.set_threshold(*old)
 
 
+def _tax_provider(plugins: Plugins | None, company: Company) -> TaxResolver:
+    return (plugins or Plugins.load()).tax_provider(company)
+
+
 def invoice_run(
     store: Store,
     billing_date: date,
@@ -108,6 +113,7 @@ def invoice_run(
     split: Split = Split.ACCOUNT,
     skip_zero: bool = True,
     tax: TaxResolver | None = None,
+    plugins: Plugins | None = None,
     batch_size: int = 500,
 ) -> RunResult:
     """Bill everything due on *billing_date* as draft documents.
@@ -117,6 +123,9 @@ def invoice_run(
     ``skip_zero=False``. Re-running bills nothing twice. An account whose data is bad is
     reported in ``RunResult.failures`` and nothing is stored for it; the others are billed.
     Each batch of accounts is written in one transaction.
+
+    Tax comes from *tax* if given, else from the ``juston_tax_provider`` hook of
+    *plugins* (default: the installed plugins, with the built-in engine answering last).
 
         >>> from juston.testing import sample_store
         >>> store = sample_store(accounts=2)
@@ -131,7 +140,7 @@ def invoice_run(
         invoice_date=invoice_date,
         split=split,
         skip_zero=skip_zero,
-        tax=tax or TaxTable.germany(),
+        tax=tax or _tax_provider(plugins, store.company()),
     )
     company = store.company()
     documents: list[Invoice] = []
@@ -180,6 +189,7 @@ def forecast(
     *,
     accounts: Collection[str] | None = None,
     tax: TaxResolver | None = None,
+    plugins: Plugins | None = None,
 ) -> list[Invoice]:
     """The documents monthly runs would make from *start* for *months* months; nothing is stored.
 
@@ -187,12 +197,13 @@ def forecast(
     """
     documents: list[Invoice] = []
     company = store.company()
+    resolver = tax or _tax_provider(plugins, company)
     for account in store.accounts(accounts):
         billed: list[Term] = list(store.billed_terms(account.id))
         subscriptions = store.subscriptions(account.id)
         for n in range(months):
             day = start + relativedelta(months=n)
-            options = RunOptions(billing_date=day, tax=tax or TaxTable.germany())
+            options = RunOptions(billing_date=day, tax=resolver)
             planned = plan_account(company, account, subscriptions, group_billed(billed), options)
             for document in planned:
                 billed.extend(document.terms())

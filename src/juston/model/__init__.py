@@ -1,6 +1,6 @@
 """The domain model: frozen attrs values with validators that name the field and value."""
 
-from .catalog import Product
+from .catalog import Product, Supply
 from .documents import DocumentKind, DocumentStatus, Invoice, Line, TaxSubtotal, Term
 from .numbering import Counter, Numbering, Reset
 from .parties import Account, Address, BankAccount, Company, Contact
@@ -26,6 +26,7 @@ __all__ = [
     "Reset",
     "Subscription",
     "SubscriptionStatus",
+    "Supply",
     "TaxSubtotal",
     "Term",
 ]

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import enum
+
 import attrs
 
 from .._fields import check_text
 
-__all__ = ["Product"]
+__all__ = ["Product", "Supply"]
+
+
+class Supply(enum.Enum):
+    """What kind of supply a product is; VAT place-of-supply rules differ by kind."""
+
+    GOODS = "goods"
+    SERVICE = "service"
+    #: Electronically supplied, telecommunication and broadcasting services (OSS rules).
+    DIGITAL = "digital"
 
 
 @attrs.frozen(kw_only=True, cache_hash=True)
@@ -14,7 +25,9 @@ class Product:
     """A product.
 
     *unit_code* is a UN/ECE Recommendation 20 code (``C62`` one, ``HUR`` hour, ``MON``
-    month, ``KWH``); *tax_class* selects the tax rate (``standard``, ``reduced``, …).
+    month, ``KWH``); *tax_class* selects the tax rate (``standard``, ``reduced``,
+    ``zero``, ``exempt``, ``exempt-medical`` or a class of your own rules); *supply* says
+    whether it is goods, a service, or a digital service.
 
         >>> Product(code="PRO", name="Pro plan").unit_code
         'C62'
@@ -24,3 +37,4 @@ class Product:
     name: str = attrs.field(validator=check_text)
     unit_code: str = attrs.field(default="C62", validator=check_text)
     tax_class: str = attrs.field(default="standard", validator=check_text)
+    supply: Supply = attrs.field(default=Supply.SERVICE, converter=Supply)

@@ -16,9 +16,11 @@ import attrs
 from moneyed import Currency, Money
 
 from ..errors import CurrencyMismatch
-from ..money import ZERO
+from ..money import HUNDRED, ZERO
 from ..periods import Period
 from ..pricing.models import Charge
+from ..rounding import TaxRounding, allocate, round_amount
+from ..tax.result import TaxResult
 from .parties import Account, Company
 from .status import DocumentKind, DocumentStatus
 from .terms import PaymentTerms
@@ -68,8 +70,9 @@ class Line:
         >>> line = Line(description="Seats", period=None, quantity=Decimal(2), unit_code="C62",
         ...     currency=money(0, "EUR").currency, unit_price_amount=Decimal("12.50"),
         ...     billing_factor=Decimal(1), discount_amount=Decimal("0.00"),
-        ...     net_amount=Decimal("25.00"), tax_class="standard", tax_rate=Decimal(19),
-        ...     tax_category="S", tax_amount=Decimal("4.75"), explanation="PerUnit: 2 × 12.50")
+        ...     net_amount=Decimal("25.00"), tax_class="standard",
+        ...     vat=TaxResult(rate=Decimal(19), category="S", rule="domestic"),
+        ...     tax_amount=Decimal("4.75"), explanation="PerUnit: 2 × 12.50")
         >>> line.net, line.gross
         (Money('25.00', 'EUR'), Money('29.75', 'EUR'))
     """
@@ -84,8 +87,7 @@ class Line:
     discount_amount: Decimal
     net_amount: Decimal
     tax_class: str
-    tax_rate: Decimal
-    tax_category: str
+    vat: TaxResult
     tax_amount: Decimal
     explanation: str
     source_key: str | None = None
@@ -93,6 +95,14 @@ class Line:
     item_id: str | None = None
     product_code: str | None = None
     terms: tuple[Term, ...] = ()
+
+    @property
+    def tax_rate(self) -> Decimal:
+        return self.vat.rate
+
+    @property
+    def tax_category(self) -> str:
+        return self.vat.category
 
     @property
     def unit_price(self) -> Money:
@@ -128,31 +138,71 @@ class Line:
 
 @attrs.frozen(kw_only=True)
 class TaxSubtotal:
-    """The VAT breakdown of one category and rate: taxable basis and tax amount."""
+    """The VAT breakdown of one category and rate (EN 16931 BG-23).
+
+    ``tax`` is rounded from the basis (BR-CO-17); ``line_tax`` is the sum of the lines'
+    own tax amounts, and ``delta`` the difference (non-zero only under
+    :attr:`TaxRounding.LINE <juston.rounding.TaxRounding.LINE>`).
+    """
 
     category: str
     rate: Decimal
     basis: Money
     tax: Money
+    line_tax: Money
+    exemption_code: str | None = None
+    exemption_reason: str | None = None
+
+    @property
+    def delta(self) -> Money:
+        return self.tax - self.line_tax
+
+
+def _group(lines: tuple[Line, ...]) -> dict[tuple[str, Decimal], list[Line]]:
+    groups: dict[tuple[str, Decimal], list[Line]] = {}
+    for line in lines:
+        groups.setdefault((line.vat.category, line.vat.rate), []).append(line)
+    if len(groups) > 1:
+        groups = dict(sorted(groups.items(), key=lambda kv: (kv[0][0], -kv[0][1])))
+    return groups
+
+
+def _category_tax(basis: Decimal, rate: Decimal, code: str) -> Decimal:
+    return round_amount(basis * rate / HUNDRED, code)
+
+
+def _shares(lines: tuple[Line, ...], code: str) -> tuple[Line, ...]:
+    """Lines whose tax amounts are their share of their category's tax (no delta)."""
+    shares: dict[int, Decimal] = {}
+    for (_, rate), group in _group(lines).items():
+        nets = [ln.net_amount for ln in group]
+        parts = allocate(_category_tax(sum(nets, ZERO), rate, code), nets, code)
+        shares.update((id(ln), part) for ln, part in zip(group, parts, strict=True))
+    return tuple(
+        ln if ln.tax_amount == shares[id(ln)] else attrs.evolve(ln, tax_amount=shares[id(ln)])
+        for ln in lines
+    )
 
 
 def _tax_breakdown(lines: tuple[Line, ...], currency: Currency) -> tuple[TaxSubtotal, ...]:
     # Decimal sums and one Money per result: Money arithmetic costs ten times more.
-    sums: dict[tuple[str, Decimal], tuple[Decimal, Decimal]] = {}
-    for line in lines:
-        key = (line.tax_category, line.tax_rate)
-        basis, tax = sums.get(key, (ZERO, ZERO))
-        sums[key] = (basis + line.net_amount, tax + line.tax_amount)
-    keys = sorted(sums, key=lambda k: (k[0], -k[1])) if len(sums) > 1 else sums
-    return tuple(
-        TaxSubtotal(
-            category=category,
-            rate=rate,
-            basis=Money(sums[category, rate][0], currency),
-            tax=Money(sums[category, rate][1], currency),
+    code = currency.code
+    subtotals = []
+    for (category, rate), group in _group(lines).items():
+        basis = sum([ln.net_amount for ln in group], ZERO)
+        first = group[0].vat
+        subtotals.append(
+            TaxSubtotal(
+                category=category,
+                rate=rate,
+                basis=Money(basis, currency),
+                tax=Money(_category_tax(basis, rate, code), currency),
+                line_tax=Money(sum([ln.tax_amount for ln in group], ZERO), currency),
+                exemption_code=first.exemption_code,
+                exemption_reason=first.exemption_reason,
+            )
         )
-        for category, rate in keys
-    )
+    return tuple(subtotals)
 
 
 @attrs.frozen(kw_only=True)
@@ -198,6 +248,16 @@ class Invoice:
         return Period(min(p.start for p in periods), max(p.end for p in periods))
 
     @property
+    def tax_delta(self) -> Money:
+        """Category taxes minus line taxes: shown on the document when not zero."""
+        return Money(sum([s.delta.amount for s in self.tax_breakdown], ZERO), self.currency)
+
+    @property
+    def notices(self) -> tuple[str, ...]:
+        """The legal notices the lines' tax decisions require (reverse charge, export …)."""
+        return tuple(dict.fromkeys(ln.vat.notice for ln in self.lines if ln.vat.notice))
+
+    @property
     def is_draft(self) -> bool:
         return self.status is DocumentStatus.DRAFT
 
@@ -216,7 +276,11 @@ class Invoice:
     ) -> Invoice:
         """Build a document with totals derived from *lines*.
 
-        *kind* defaults to ``INVOICE`` for a total ≥ 0 and ``CREDIT`` below.
+        *kind* defaults to ``INVOICE`` for a total ≥ 0 and ``CREDIT`` below. The VAT
+        breakdown rounds each category's tax from its basis (EN 16931 BR-CO-17), and the
+        totals follow from it; under the seller's ``TaxRounding.CATEGORY`` the lines' tax
+        amounts are replaced by their shares of it, otherwise the difference to the lines'
+        own taxes is the :attr:`tax_delta`.
         """
         lines = tuple(lines)
         for line in lines:
@@ -224,15 +288,19 @@ class Invoice:
                 raise CurrencyMismatch(
                     "lines", line.net, f"is not in the document currency {currency.code}"
                 )
+        seller = fields.get("seller")
+        if isinstance(seller, Company) and seller.tax_rounding is TaxRounding.CATEGORY:
+            lines = _shares(lines, currency.code)
+        breakdown = _tax_breakdown(lines, currency)
         net = sum([ln.net_amount for ln in lines], ZERO)
-        tax = sum([ln.tax_amount for ln in lines], ZERO)
+        tax = sum([s.tax.amount for s in breakdown], ZERO)
         if kind is None:
             kind = DocumentKind.CREDIT if net + tax < 0 else DocumentKind.INVOICE
         return cls(
             lines=lines,
             currency=currency,
             kind=kind,
-            tax_breakdown=_tax_breakdown(lines, currency),
+            tax_breakdown=breakdown,
             net_total=Money(net, currency),
             tax_total=Money(tax, currency),
             total=Money(net + tax, currency),

@@ -10,6 +10,8 @@ from moneyed import Currency
 from .._fields import check_instance, check_optional_instance, check_text
 from ..errors import ValidationError
 from ..money import currency
+from ..rounding import TaxRounding
+from ..vatid import optional_vat_id
 from .numbering import Numbering
 from .terms import PaymentTerms, optional_payment_terms, payment_terms
 
@@ -82,7 +84,7 @@ class Company:
     id: str = attrs.field(validator=check_text)
     name: str = attrs.field(validator=check_text)
     address: Address = attrs.field(validator=check_instance(Address))
-    vat_id: str | None = None
+    vat_id: str | None = attrs.field(default=None, converter=optional_vat_id)
     tax_number: str | None = None
     bank_account: BankAccount | None = attrs.field(
         default=None, validator=check_optional_instance(BankAccount)
@@ -92,6 +94,8 @@ class Company:
     payment_terms: PaymentTerms = attrs.field(default=PaymentTerms("14d"), converter=payment_terms)
     #: Number counters per document kind.
     numbering: Numbering = attrs.field(factory=Numbering, validator=check_instance(Numbering))
+    #: Tax per line with a visible tax delta (JustOn), or per VAT category (EN 16931).
+    tax_rounding: TaxRounding = attrs.field(default=TaxRounding.LINE, converter=TaxRounding)
 
 
 @attrs.frozen(kw_only=True)
@@ -119,7 +123,7 @@ class Account:
         default=None, validator=check_optional_instance(Address)
     )
     language: str = "en"
-    vat_id: str | None = None
+    vat_id: str | None = attrs.field(default=None, converter=optional_vat_id)
     email: str | None = None
     payment_terms: PaymentTerms | None = attrs.field(default=None, converter=optional_payment_terms)
 

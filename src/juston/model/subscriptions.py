@@ -44,7 +44,7 @@ from ..money import currency
 from ..periods import Alignment, BillingPeriod, Grid, Period
 from ..pricing.discounts import Discount
 from ..pricing.models import PriceModel, PriceSchedule
-from ..pricing.proration import BillingType, Practice
+from ..pricing.proration import BillingType, Practice, TaxDate
 from .catalog import Product
 from .terms import PaymentTerms, optional_payment_terms
 
@@ -149,6 +149,7 @@ class Item:
         default=(), converter=_tuple_changes, validator=_check_changes
     )
     description: str | None = None
+    tax_date: TaxDate = attrs.field(default=TaxDate.SERVICE_PERIOD, converter=TaxDate)
 
     @functools.cached_property
     def derived(self) -> bool:
@@ -177,6 +178,7 @@ class Item:
             self.discount,
             self.changes,
             self.description,
+            self.tax_date,
         )
 
     def models(self) -> Iterator[PriceModel]:

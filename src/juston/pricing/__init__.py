@@ -19,7 +19,7 @@ from .models import (
     price,
     tiers,
 )
-from .proration import BillingType, Measure, Practice
+from .proration import BillingType, Measure, Practice, TaxDate
 
 __all__ = [
     "BillingType",
@@ -35,6 +35,7 @@ __all__ = [
     "Practice",
     "PriceModel",
     "PriceSchedule",
+    "TaxDate",
     "Tier",
     "Volume",
     "price",

@@ -37,7 +37,7 @@ import attrs
 from ..periods import Grid, Period, Unit, add_months, months_between
 from ..rounding import round_amount, round_exact, round_price
 
-__all__ = ["BillingType", "Measure", "Practice"]
+__all__ = ["BillingType", "Measure", "Practice", "TaxDate"]
 
 _AVERAGE_MONTH_DAYS = Fraction(365, 12)
 
@@ -49,6 +49,20 @@ class BillingType(enum.Enum):
     RECURRING = "recurring"
     RECURRING_PRORATED = "recurring_prorated"
     RECURRING_PRORATED_AVERAGE = "recurring_prorated_average"
+
+
+class TaxDate(enum.Enum):
+    """Which day's tax applies to a line whose service period crosses a tax change.
+
+    ``SERVICE_PERIOD`` (default): a prorated line is split where the tax changes, each
+    part taxed for its days; lines that are not prorated take the rate of their last day
+    served (a continuous service is taxed when it ends). ``END_OF_SERVICE_PERIOD``: the
+    rate of the last day served. ``BOOKING_DATE``: the rate on the invoice date.
+    """
+
+    SERVICE_PERIOD = "service_period"
+    END_OF_SERVICE_PERIOD = "end_of_service_period"
+    BOOKING_DATE = "booking_date"
 
 
 class Practice(enum.Enum):

@@ -1,73 +1,39 @@
-"""Tax determination: the seam between a line and its tax rate.
+"""Tax determination: which VAT a line carries, and why.
 
-For now a :class:`TaxTable` maps a product's tax class to a rate and an EN 16931 VAT
-category. The invoice run only calls :meth:`TaxResolver.resolve`, so a full rule engine
-(place of supply, reverse charge, dated rates) replaces the table without touching the run.
+The invoice run asks a :class:`TaxResolver` for every line; the resolver comes from the
+``juston_tax_provider`` hook, and the built-in :class:`TaxEngine` (rules by seller, buyer
+region, business status, product tax class and supply, dated rates from a data file) is
+itself registered as a plugin. VAT ids are checked with python-stdnum at the boundary.
 
-    >>> from decimal import Decimal
-    >>> TaxTable.germany().rates["reduced"]
-    TaxResult(rate=Decimal('7'), category='S', rule='reduced')
+    >>> from datetime import date
+    >>> from juston.testing import sample_company, sample_accounts
+    >>> account, _ = next(sample_accounts(1))
+    >>> from juston import Product
+    >>> TaxEngine.default().resolve(company=sample_company(), account=account,
+    ...     product=Product(code="P", name="Support"), day=date(2020, 8, 1)).rate
+    Decimal('16')
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from decimal import Decimal
-from typing import Protocol
+from ..vatid import optional_vat_id, vat_country, vat_id
+from .engine import EU, Region, TaxContext, TaxEngine, TaxRule, default_rules
+from .rates import Rate, RateTable
+from .result import CATEGORIES, TaxResolver, TaxResult
 
-import attrs
-
-from ..errors import ValidationError
-from ..model.catalog import Product
-from ..model.parties import Account, Company
-from ..periods import Period
-
-__all__ = ["TaxResolver", "TaxResult", "TaxTable"]
-
-
-@attrs.frozen(cache_hash=True)
-class TaxResult:
-    """A tax decision: *rate* in percent, EN 16931 *category* code, and the *rule* that chose it."""
-
-    rate: Decimal
-    category: str
-    rule: str
-
-
-class TaxResolver(Protocol):
-    """Anything that decides the tax of a line."""
-
-    def resolve(
-        self, *, company: Company, account: Account, product: Product, period: Period | None
-    ) -> TaxResult:
-        """The tax for *product* sold by *company* to *account* for *period*."""
-        ...
-
-
-@attrs.frozen
-class TaxTable:
-    """Rates by product tax class; an unknown class is an error naming it."""
-
-    rates: Mapping[str, TaxResult]
-
-    @classmethod
-    def germany(cls) -> TaxTable:
-        """German VAT today: standard 19 %, reduced 7 %, zero-rated and exempt 0 %."""
-        return cls(
-            {
-                "standard": TaxResult(Decimal(19), "S", "standard"),
-                "reduced": TaxResult(Decimal(7), "S", "reduced"),
-                "zero": TaxResult(Decimal(0), "Z", "zero"),
-                "exempt": TaxResult(Decimal(0), "E", "exempt"),
-            }
-        )
-
-    def resolve(
-        self, *, company: Company, account: Account, product: Product, period: Period | None
-    ) -> TaxResult:
-        try:
-            return self.rates[product.tax_class]
-        except KeyError:
-            raise ValidationError(
-                "tax_class", product.tax_class, "has no rate in the tax table"
-            ) from None
+__all__ = [
+    "CATEGORIES",
+    "EU",
+    "Rate",
+    "RateTable",
+    "Region",
+    "TaxContext",
+    "TaxEngine",
+    "TaxResolver",
+    "TaxResult",
+    "TaxRule",
+    "default_rules",
+    "optional_vat_id",
+    "vat_country",
+    "vat_id",
+]

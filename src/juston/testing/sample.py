@@ -46,12 +46,14 @@ _NAMES = [
 ]
 _FORMS = ["GmbH", "AG", "KG", "SARL", "BV", "e.K."]
 
-PLATFORM = Product(code="PLATFORM", name="Platform subscription", unit_code="MON")
-SEATS = Product(code="SEATS", name="User seats")
-STORAGE = Product(code="STORAGE", name="Storage (GB)", unit_code="E34")
+# Software as a service, telecoms and e-books are digital services (taxed where a consumer
+# lives, OSS); support by people is a service taxed where the seller is.
+PLATFORM = Product(code="PLATFORM", name="Platform subscription", unit_code="MON", supply="digital")
+SEATS = Product(code="SEATS", name="User seats", supply="digital")
+STORAGE = Product(code="STORAGE", name="Storage (GB)", unit_code="E34", supply="digital")
 SUPPORT = Product(code="SUPPORT", name="Support package")
-SMS = Product(code="SMS", name="SMS bundle", tax_class="standard")
-EBOOK = Product(code="EBOOK", name="Handbook (e-book)", tax_class="reduced")
+SMS = Product(code="SMS", name="SMS bundle", supply="digital")
+EBOOK = Product(code="EBOOK", name="Handbook (e-book)", tax_class="reduced", supply="digital")
 
 
 def sample_company() -> Company:
@@ -60,7 +62,7 @@ def sample_company() -> Company:
         id="nordwind",
         name="Nordwind Software GmbH",
         address=Address(street="Am Sandtorkai 50", postcode="20457", city="Hamburg", country="DE"),
-        vat_id="DE123456789",
+        vat_id="DE136695976",
         tax_number="27/123/45678",
         bank_account=BankAccount(
             iban="DE02120300000000202051", bic="BYLADEM1001", bank_name="Deutsche Kreditbank"
