@@ -68,7 +68,9 @@ class FloatNotAllowed(ValidationError, TypeError):
     """A float was given where money, a quantity or a rate belongs."""
 
     def __init__(
-        self, field: str, value: float  # float-ok: the rejected value
+        self,
+        field: str,
+        value: float,  # float-ok: the rejected value
     ) -> None:  # float-ok: it reports the float it rejects
         super().__init__(field, value, "is a float; pass a Decimal, int or str such as '1.50'")
 

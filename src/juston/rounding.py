@@ -37,6 +37,7 @@ __all__ = [
     "round_money",
     "round_places",
     "round_price",
+    "round_tax",
 ]
 
 #: Decimals kept for unit prices and billing factors (JustOn keeps 5).
@@ -92,6 +93,15 @@ def round_places(value: Decimal | Fraction, places: int) -> Decimal:
             value = Decimal(value.numerator) / Decimal(value.denominator)
     quantum = _PRICE_QUANTUM if places == PRICE_PLACES else Decimal(1).scaleb(-places)
     return value.quantize(quantum, rounding=ROUND_HALF_UP, context=_EXACT)
+
+
+def round_tax(net: Decimal, rate: Decimal, currency_code: str) -> Decimal:
+    """The tax of *net* at *rate* percent, rounded half-up to the currency.
+
+    >>> round_tax(Decimal("6.03"), Decimal(19), "EUR")
+    Decimal('1.15')
+    """
+    return round_amount(net * rate / 100, currency_code)
 
 
 class TaxRounding(enum.Enum):

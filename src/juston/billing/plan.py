@@ -37,14 +37,14 @@ from ..model.documents import DocumentStatus, Invoice, Line, Term
 from ..model.parties import Account, Company
 from ..model.subscriptions import Item, Subscription, SubscriptionStatus
 from ..model.terms import PaymentTerms
-from ..money import HUNDRED, ZERO
+from ..money import ZERO
 from ..periods import Grid, Period
 from ..pricing.models import Charge, _fmt
 from ..pricing.proration import BillingType, Measure, Practice, TaxDate
-from ..rounding import round_amount, round_price
+from ..rounding import round_price, round_tax
 from ..tax import TaxEngine, TaxResolver, TaxResult
 
-__all__ = ["BilledTerms", "RunOptions", "Split", "plan_account", "plan_subscription"]
+__all__ = ["BilledTerms", "RunOptions", "Split", "plan_account"]
 
 ONE_DAY = timedelta(days=1)
 #: Terms already billed, per (subscription number, item id).
@@ -145,18 +145,6 @@ def plan_account(
             continue
         documents.append(document)
     return tuple(documents)
-
-
-def plan_subscription(
-    company: Company,
-    subscription: Subscription,
-    account: Account,
-    billed: BilledTerms,
-    billing_date: date,
-) -> list[_Draft]:
-    """The priced lines (before tax) that one subscription owes as of *billing_date*."""
-    options = RunOptions(billing_date=billing_date)
-    return _plan_subscription(company, subscription, account, billed, options)
 
 
 def _plan_subscription(
@@ -485,7 +473,7 @@ def _document(
         taxed = memo.taxed.get((priced, tax))
         if taxed is None:
             taxed = memo.taxed[priced, tax] = (
-                round_amount(priced.net * tax.rate / HUNDRED, code),
+                round_tax(priced.net, tax.rate, code),
                 f"{priced.explanation}; tax {_fmt(tax.rate)} % {tax.category} "
                 f"(rule {tax.rule}: {tax.explanation})",
             )

@@ -16,10 +16,10 @@ import attrs
 from moneyed import Currency, Money
 
 from ..errors import CurrencyMismatch
-from ..money import HUNDRED, ZERO
+from ..money import ZERO
 from ..periods import Period
 from ..pricing.models import Charge
-from ..rounding import TaxRounding, allocate, round_amount
+from ..rounding import TaxRounding, allocate, round_tax
 from ..tax.result import TaxResult
 from .parties import Account, Company
 from .status import DocumentKind, DocumentStatus
@@ -167,16 +167,12 @@ def _group(lines: tuple[Line, ...]) -> dict[tuple[str, Decimal], list[Line]]:
     return groups
 
 
-def _category_tax(basis: Decimal, rate: Decimal, code: str) -> Decimal:
-    return round_amount(basis * rate / HUNDRED, code)
-
-
 def _shares(lines: tuple[Line, ...], code: str) -> tuple[Line, ...]:
     """Lines whose tax amounts are their share of their category's tax (no delta)."""
     shares: dict[int, Decimal] = {}
     for (_, rate), group in _group(lines).items():
         nets = [ln.net_amount for ln in group]
-        parts = allocate(_category_tax(sum(nets, ZERO), rate, code), nets, code)
+        parts = allocate(round_tax(sum(nets, ZERO), rate, code), nets, code)
         shares.update((id(ln), part) for ln, part in zip(group, parts, strict=True))
     return tuple(
         ln if ln.tax_amount == shares[id(ln)] else attrs.evolve(ln, tax_amount=shares[id(ln)])
@@ -196,7 +192,7 @@ def _tax_breakdown(lines: tuple[Line, ...], currency: Currency) -> tuple[TaxSubt
                 category=category,
                 rate=rate,
                 basis=Money(basis, currency),
-                tax=Money(_category_tax(basis, rate, code), currency),
+                tax=Money(round_tax(basis, rate, code), currency),
                 line_tax=Money(sum([ln.tax_amount for ln in group], ZERO), currency),
                 exemption_code=first.exemption_code,
                 exemption_reason=first.exemption_reason,

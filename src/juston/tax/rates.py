@@ -13,6 +13,7 @@ entry replaces the shipped entry with the same country, kind and start date.
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from collections.abc import Iterable, Mapping
 from datetime import date
@@ -126,23 +127,12 @@ class RateTable:
 
     def changes(self, country: str, kind: str) -> tuple[date, ...]:
         """The dates on which the rate of *kind* in *country* changes."""
-        days = set()
-        for entry in self.rates.get((country, kind), ()):
-            days.add(entry.start)
-            if entry.end is not None:
-                days.add(entry.end)
         entries = self.rates.get((country, kind), ())
-        first = entries[0].start if entries else None
-        return tuple(sorted(d for d in days if d != first))
+        days = {e.start for e in entries[1:]} | {e.end for e in entries if e.end is not None}
+        return tuple(sorted(days))
 
 
-_SHIPPED: list[RateTable] = []
-
-
+@functools.cache
 def _shipped() -> RateTable:
-    if not _SHIPPED:
-        text = resources.files("juston.tax").joinpath("data/vat_rates.toml").read_bytes()
-        _SHIPPED.append(
-            RateTable.parse(tomllib.loads(text.decode()), "juston/tax/data/vat_rates.toml")
-        )
-    return _SHIPPED[0]
+    text = resources.files("juston.tax").joinpath("data/vat_rates.toml").read_text("utf-8")
+    return RateTable.parse(tomllib.loads(text), "juston/tax/data/vat_rates.toml")
