@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gc
 import uuid
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
@@ -115,6 +115,7 @@ def invoice_run(
     tax: TaxResolver | None = None,
     plugins: Plugins | None = None,
     batch_size: int = 500,
+    progress: Callable[[int], None] | None = None,
 ) -> RunResult:
     """Bill everything due on *billing_date* as draft documents.
 
@@ -126,6 +127,7 @@ def invoice_run(
 
     Tax comes from *tax* if given, else from the ``juston_tax_provider`` hook of
     *plugins* (default: the installed plugins, with the built-in engine answering last).
+    *progress*, if given, is called after each batch with the number of accounts it held.
 
         >>> from juston.testing import sample_store
         >>> store = sample_store(accounts=2)
@@ -148,6 +150,8 @@ def invoice_run(
     with _fewer_collections():
         for batch in _batches(store.accounts(accounts), batch_size):
             _bill_batch(store, company, batch, options, dry_run, documents, failures)
+            if progress is not None:
+                progress(len(batch))
     return RunResult(
         run_id=run_id,
         billing_date=billing_date,

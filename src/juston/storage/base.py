@@ -43,6 +43,10 @@ class Reader(Protocol):
         """All accounts (or those with *ids*), ordered by id."""
         ...
 
+    def count_accounts(self) -> int:
+        """How many accounts the store holds."""
+        ...
+
     def subscriptions(self, account_id: str) -> Sequence[Subscription]:
         """The subscriptions of one account, ordered by number."""
         ...

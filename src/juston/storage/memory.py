@@ -72,6 +72,9 @@ class _Reads:
         for account_id in sorted(ids):
             yield self.account(account_id)
 
+    def count_accounts(self) -> int:
+        return len(self._state.accounts)
+
     def subscriptions(self, account_id: str) -> Sequence[Subscription]:
         subs = self._state.subscriptions.get(account_id, {})
         return [subs[k] for k in sorted(subs)]
@@ -178,6 +181,9 @@ class _MemoryTransaction(_Reads):
             ids = set(self._state.accounts) | set(self._accounts)
         for account_id in sorted(ids):
             yield self.account(account_id)
+
+    def count_accounts(self) -> int:
+        return len(set(self._state.accounts) | set(self._accounts))
 
     def subscriptions(self, account_id: str) -> Sequence[Subscription]:
         subs = dict(self._state.subscriptions.get(account_id, {}))
