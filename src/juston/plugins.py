@@ -25,7 +25,11 @@ from .tax.result import TaxResolver
 __all__ = ["DEFAULT_PLUGINS", "Plugins", "make_plugin_manager"]
 
 #: Built-in plugins, registered exactly like third-party ones.
-DEFAULT_PLUGINS: tuple[str, ...] = ("juston.storage.memory", "juston.tax_provider")
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "juston.storage.memory",
+    "juston.storage.sql",
+    "juston.tax_provider",
+)
 
 
 def make_plugin_manager(

@@ -171,19 +171,21 @@ def _bill_batch(
     failures: list[AccountFailure],
 ) -> None:
     """Plan a batch of accounts and store their documents in one transaction."""
+    ids = [account.id for account in batch]
+    subscriptions = store.subscriptions_of(ids)
+    terms = store.billed_terms_of(ids)
     planned: list[Invoice] = []
     for account in batch:
         try:
-            billed = group_billed(store.billed_terms(account.id))
-            subscriptions = store.subscriptions(account.id)
-            planned.extend(plan_account(company, account, subscriptions, billed, options))
+            billed = group_billed(terms[account.id])
+            planned.extend(plan_account(company, account, subscriptions[account.id], billed, options))
         except JustonError as exc:
             failures.append(AccountFailure(account.id, exc))
     if dry_run:
         documents.extend(planned)
         return
     with store.transaction() as tx:
-        documents.extend(tx.add_document(d) for d in planned)
+        documents.extend(tx.add_documents(planned))
 
 
 def forecast(

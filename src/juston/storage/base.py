@@ -15,7 +15,7 @@ half-written. Reads inside a transaction see its own writes.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
@@ -51,8 +51,16 @@ class Reader(Protocol):
         """The subscriptions of one account, ordered by number."""
         ...
 
+    def subscriptions_of(self, account_ids: Collection[str]) -> Mapping[str, Sequence[Subscription]]:
+        """:meth:`subscriptions` of many accounts at once (a key for each id asked for)."""
+        ...
+
     def billed_terms(self, account_id: str) -> Sequence[Term]:
         """The terms of every stored document of the account, drafts and cancellations included."""
+        ...
+
+    def billed_terms_of(self, account_ids: Collection[str]) -> Mapping[str, Sequence[Term]]:
+        """:meth:`billed_terms` of many accounts at once (a key for each id asked for)."""
         ...
 
     def document(self, document_id: str) -> Invoice:
@@ -84,6 +92,10 @@ class Transaction(Reader, Protocol):
 
     def add_document(self, document: Invoice) -> Invoice:
         """Store a new document and return it with its id assigned."""
+        ...
+
+    def add_documents(self, documents: Sequence[Invoice]) -> list[Invoice]:
+        """:meth:`add_document` for many documents, in order."""
         ...
 
     def replace_document(self, document: Invoice) -> None:

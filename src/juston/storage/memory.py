@@ -11,7 +11,7 @@ only when the block ends without an exception.
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -87,6 +87,12 @@ class _Reads:
                 for line in document.lines:
                     terms.extend(line.terms)
         return terms
+
+    def subscriptions_of(self, account_ids: Collection[str]) -> Mapping[str, Sequence[Subscription]]:
+        return {account_id: self.subscriptions(account_id) for account_id in account_ids}
+
+    def billed_terms_of(self, account_ids: Collection[str]) -> Mapping[str, Sequence[Term]]:
+        return {account_id: self.billed_terms(account_id) for account_id in account_ids}
 
     def document(self, document_id: str) -> Invoice:
         document = self._doc(document_id)
@@ -210,6 +216,9 @@ class _MemoryTransaction(_Reads):
         self._documents[stored.id] = stored
         self._new_by_account.setdefault(stored.account_id, []).append(stored.id)
         return stored
+
+    def add_documents(self, documents: Sequence[Invoice]) -> list[Invoice]:
+        return [self.add_document(document) for document in documents]
 
     def replace_document(self, document: Invoice) -> None:
         assert document.id is not None

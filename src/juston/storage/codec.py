@@ -1,0 +1,127 @@
+"""Domain objects to and from JSON text, exactly: the storage format of the SQL backend.
+
+Built on cattrs: every attrs class is unstructured field by field and structured back
+through its ``__init__``, so stored data passes the same validation as new data.
+Decimals keep their exponent (``"12.50"`` stays ``12.50``), dates are ISO text, money is
+``"<amount> <currency>"``. Defaults are always written out, so changing a default in a
+later version never changes what a stored object means.
+
+    >>> from juston.testing import sample_company
+    >>> company = sample_company()
+    >>> loads(dumps(company), Company) == company
+    True
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import cattrs
+from moneyed import Currency, Money
+
+from ..errors import StorageError
+from ..model.documents import Invoice, Term
+from ..model.parties import Account, Company
+from ..model.subscriptions import Pricing, Subscription
+from ..money import currency
+from ..pricing.models import (
+    Flat,
+    Graduated,
+    MinimumFee,
+    Package,
+    Percentage,
+    PerUnit,
+    PriceModel,
+    PriceSchedule,
+    Volume,
+)
+
+__all__ = ["dumps", "loads", "structure", "unstructure"]
+
+T = TypeVar("T")
+
+#: Price models by the tag they are stored under; the tag is the class name, so it must
+#: never change for a class once released.
+_PRICE_MODELS: dict[str, type[Any]] = {
+    cls.__name__: cls
+    for cls in (Flat, PerUnit, Graduated, Volume, Package, Percentage, MinimumFee, PriceSchedule)
+}
+
+
+def _money_text(value: Money) -> str:
+    return f"{value.amount} {value.currency.code}"
+
+
+def _money(value: str, _: object) -> Money:
+    amount, code = value.split(" ")
+    return Money(Decimal(amount), currency(code))
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter()
+    conv.register_unstructure_hook(Decimal, str)
+    conv.register_structure_hook(Decimal, lambda v, _: Decimal(v))
+    conv.register_unstructure_hook(date, date.isoformat)
+    conv.register_structure_hook(date, lambda v, _: date.fromisoformat(v))
+    conv.register_unstructure_hook(Currency, lambda c: c.code)
+    conv.register_structure_hook(Currency, lambda v, _: currency(v))
+    conv.register_unstructure_hook(Money, _money_text)
+    conv.register_structure_hook(Money, _money)
+
+    def unstructure_price(model: object) -> dict[str, Any]:
+        tag = type(model).__name__
+        if _PRICE_MODELS.get(tag) is not type(model):
+            raise StorageError(f"price: {model!r} is not a price model the store knows")
+        return {"type": tag, **conv.unstructure(model, type(model))}
+
+    def structure_price(value: dict[str, Any], _: object) -> Any:
+        fields = dict(value)
+        tag = fields.pop("type", None)
+        if tag not in _PRICE_MODELS:
+            raise StorageError(f"price: stored type {tag!r} is not a known price model")
+        return conv.structure(fields, _PRICE_MODELS[tag])
+
+    def structure_optional_price(value: dict[str, Any] | None, hint: object) -> Any:
+        return None if value is None else structure_price(value, hint)
+
+    for hint in (Pricing, PriceModel):
+        conv.register_unstructure_hook(hint, unstructure_price)
+        conv.register_structure_hook(hint, structure_price)
+    conv.register_structure_hook(Pricing | None, structure_optional_price)
+    return conv
+
+
+_CONVERTER = _make_converter()
+
+
+def unstructure(obj: object, cls: type[Any] | None = None) -> Any:
+    """*obj* as plain JSON-ready data (dicts, lists, strings, numbers)."""
+    return _CONVERTER.unstructure(obj, cls or type(obj))
+
+
+def structure(data: Any, cls: type[T]) -> T:
+    """Rebuild a *cls* from :func:`unstructure` output; bad data raises :class:`StorageError`."""
+    try:
+        return _CONVERTER.structure(data, cls)
+    except StorageError:
+        raise
+    except Exception as exc:  # cattrs wraps validator errors in exception groups
+        reasons = "; ".join(cattrs.transform_error(exc)) if isinstance(exc, ExceptionGroup) else exc
+        raise StorageError(f"stored {cls.__name__}: cannot be read back ({reasons})") from exc
+
+
+def dumps(obj: object, cls: type[Any] | None = None) -> str:
+    """*obj* as compact JSON text."""
+    return json.dumps(unstructure(obj, cls), separators=(",", ":"), ensure_ascii=False)
+
+
+def loads(text: str, cls: type[T]) -> T:
+    """The *cls* that :func:`dumps` wrote as *text*."""
+    return structure(json.loads(text), cls)
+
+
+# The classes the SQL store writes; importing them here documents what the format covers.
+STORED = (Company, Account, Subscription, Invoice, Term)

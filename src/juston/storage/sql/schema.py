@@ -1,0 +1,126 @@
+"""The tables of the SQL store (SQLAlchemy Core).
+
+Each object is stored whole as exact JSON text (:mod:`juston.storage.codec`) in a
+``body`` column; the columns beside it are copies of what queries filter, order or add
+up by. Amounts are exact: ``NUMERIC`` on PostgreSQL, decimal text on SQLite (which has
+no decimal type and would turn ``NUMERIC`` into binary floating point).
+
+This module describes the newest schema; the migrations in ``migrations/versions``
+build it step by step, and a test checks that both agree.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.types import TypeEngine
+
+__all__ = ["Amount", "accounts", "company", "counters", "documents", "metadata", "subscriptions"]
+
+
+class Amount(TypeDecorator[Decimal]):
+    """An exact decimal amount: ``NUMERIC`` where the database has it, text on SQLite."""
+
+    impl = Numeric
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(40))
+        return dialect.type_descriptor(Numeric(asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None or dialect.name != "sqlite":
+            return value
+        return str(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+# Constraint names follow one convention so that migrations can refer to them.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+company = Table(
+    "company",
+    metadata,
+    # One row: the store holds one issuing company.
+    Column("slot", Integer, primary_key=True, autoincrement=False),
+    Column("id", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("name", String(500), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("body", Text, nullable=False),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("account_id", String(200), ForeignKey("accounts.id"), primary_key=True),
+    Column("number", String(200), primary_key=True),
+    Column("body", Text, nullable=False),
+)
+
+documents = Table(
+    "documents",
+    metadata,
+    # The document id is ``D`` + this number: unique across processes without a lock.
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("account_id", String(200), ForeignKey("accounts.id"), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("number", String(200), unique=True),
+    Column("currency", String(3), nullable=False),
+    Column("invoice_date", Date, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("billing_date", Date, nullable=False),
+    Column("net_total", Amount, nullable=False),
+    Column("tax_total", Amount, nullable=False),
+    Column("total", Amount, nullable=False),
+    Column("run_id", String(200)),
+    Column("cancels", String(40)),
+    Column("cancelled_by", String(40)),
+    Column("body", Text, nullable=False),
+    # What the document billed, apart from the body: the next run reads only this.
+    Column("terms", Text, nullable=False),
+    Index(None, "account_id", "seq"),
+    Index(None, "status"),
+    Index(None, "run_id"),
+)
+
+counters = Table(
+    "counters",
+    metadata,
+    Column("sequence", String(300), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
