@@ -230,7 +230,7 @@ def _ids(documents: Iterable[Invoice | str]) -> list[str]:
 def _draw_number(tx: Transaction, document: Invoice, day: date) -> str:
     counter: Counter = document.seller.numbering.counter_for(document.kind)
     sequence = f"{document.seller.id}/{counter.series}/{counter.bucket(day)}"
-    if not tx.has_counter(sequence) and counter.start:
+    if counter.start and not tx.has_counter(sequence):
         tx.set_counter(sequence, counter.start)
     return counter.format(tx.next_number(sequence), day, account_id=document.account_id)
 
@@ -250,14 +250,13 @@ def finalize(
     """
     with store.transaction() as tx:
         if documents is None:
-            ids = [d.id for d in tx.documents(status=DocumentStatus.DRAFT) if d.id is not None]
+            drafts: Iterable[Invoice] = tx.documents(status=DocumentStatus.DRAFT)
         else:
-            ids = _ids(documents)
+            drafts = [tx.document(document_id) for document_id in _ids(documents)]
         finalized = []
-        for document_id in ids:
-            document = tx.document(document_id)
+        for document in drafts:
             if document.status is not DocumentStatus.DRAFT:
-                raise NotADraft(f"document {document_id}: is {document.status.value}, not a draft")
+                raise NotADraft(f"document {document.id}: is {document.status.value}, not a draft")
             day = invoice_date or document.invoice_date
             final = attrs.evolve(
                 document,

@@ -81,8 +81,16 @@ def _optional_currency(value: object) -> Currency | None:
     return None if value is None else currency(value)
 
 
+@functools.cache
+def _is_pricing(cls: type) -> bool:
+    # Checking a runtime protocol costs tens of microseconds; answer once per class.
+    return issubclass(cls, PriceSchedule) or all(
+        hasattr(cls, name) for name in ("charges", "currency", "derived")
+    )
+
+
 def _check_price(instance: object, field: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and not isinstance(value, (PriceModel, PriceSchedule)):
+    if value is not None and not _is_pricing(type(value)):
         raise ValidationError(field.name, value, "is not a price model or PriceSchedule")
 
 

@@ -110,6 +110,8 @@ documents = Table(
     Column("run_id", String(200)),
     Column("cancels", String(40)),
     Column("cancelled_by", String(40)),
+    # The seller snapshot: the same text for every document of a company version.
+    Column("seller", Text, nullable=False),
     Column("body", Text, nullable=False),
     # What the document billed, apart from the body: the next run reads only this.
     Column("terms", Text, nullable=False),

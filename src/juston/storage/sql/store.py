@@ -15,12 +15,12 @@ processes finalizing at once draw gapless, unique numbers.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import attrs
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -30,7 +30,7 @@ from ...model.parties import Account, Company
 from ...model.status import DocumentStatus
 from ...model.subscriptions import Subscription
 from .. import codec
-from . import schema
+from . import statements as sql
 from .migrate import upgrade
 
 __all__ = ["SqlStore"]
@@ -51,120 +51,127 @@ def _seq(document_id: str) -> int | None:
     return None
 
 
-def _load_document(seq: int, body: str) -> Invoice:
-    data = json.loads(body)
-    data["id"] = _doc_id(seq)
-    return codec.structure(data, Invoice)
+class _Documents:
+    """Documents to rows and back, sharing the seller snapshot between them.
 
+    Every document of a company carries the same seller snapshot; it is stored in its
+    own column and converted once per distinct text instead of once per document.
+    """
 
-def _document_row(document: Invoice) -> dict[str, Any]:
-    data = codec.unstructure(document, Invoice)
-    data["id"] = None  # the id is the row's number
-    return {
-        "account_id": document.account_id,
-        "kind": document.kind.value,
-        "status": document.status.value,
-        "number": document.number,
-        "currency": document.currency.code,
-        "invoice_date": document.invoice_date,
-        "due_date": document.due_date,
-        "billing_date": document.billing_date,
-        "net_total": document.net_total.amount,
-        "tax_total": document.tax_total.amount,
-        "total": document.total.amount,
-        "run_id": document.run_id,
-        "cancels": document.cancels,
-        "cancelled_by": document.cancelled_by,
-        "body": json.dumps(data, separators=(",", ":"), ensure_ascii=False),
-        "terms": codec.dumps(tuple(document.terms()), _TERMS),
-    }
+    def __init__(self) -> None:
+        self._sellers: dict[str, Company] = {}
+        self._seller_texts: dict[int, tuple[Company, str]] = {}
 
+    def _seller_text(self, seller: Company) -> str:
+        known = self._seller_texts.get(id(seller))
+        if known is None or known[0] is not seller:
+            if len(self._seller_texts) > 64:
+                self._seller_texts.clear()
+            known = self._seller_texts[id(seller)] = (seller, codec.dumps(seller, Company))
+        return known[1]
 
-def _insert_ignoring_conflict(conn: Connection, table: sa.Table, row: dict[str, Any]) -> None:
-    """Insert *row* unless its key exists (both dialects spell this differently)."""
-    from sqlalchemy.dialects import postgresql, sqlite
+    def _seller(self, text: str) -> Company:
+        seller = self._sellers.get(text)
+        if seller is None:
+            if len(self._sellers) > 64:
+                self._sellers.clear()
+            seller = self._sellers[text] = codec.loads(text, Company)
+        return seller
 
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(dialect.insert(table).values(row).on_conflict_do_nothing())
+    def load(self, seq: int, body: str, seller: str) -> Invoice:
+        data = orjson.loads(body)
+        data["id"] = _doc_id(seq)
+        data["seller"] = self._seller(seller)  # passes through as it is
+        return codec.structure(data, Invoice)
+
+    def row(self, document: Invoice) -> dict[str, Any]:
+        data = codec.unstructure(document, Invoice)
+        data["id"] = None  # the id is the row's number
+        data["seller"] = None  # in its own column
+        return {
+            "account_id": document.account_id,
+            "kind": document.kind.value,
+            "status": document.status.value,
+            "number": document.number,
+            "currency": document.currency.code,
+            "invoice_date": document.invoice_date,
+            "due_date": document.due_date,
+            "billing_date": document.billing_date,
+            "net_total": document.net_total.amount,
+            "tax_total": document.tax_total.amount,
+            "total": document.total.amount,
+            "run_id": document.run_id,
+            "cancels": document.cancels,
+            "cancelled_by": document.cancelled_by,
+            "seller": self._seller_text(document.seller),
+            "body": orjson.dumps(data).decode(),
+            "terms": codec.dumps(tuple(document.terms()), _TERMS),
+        }
 
 
 class _Reads:
-    """Reads over one connection (a store's short read, or a transaction's own)."""
+    """Reads over one connection (a store's short read, or a transaction's own).
 
-    def __init__(self, conn: Connection) -> None:
+    With *lock*, the documents read are locked until the transaction ends (PostgreSQL's
+    ``FOR UPDATE``): a concurrent transaction that wants to change them waits, then sees
+    the change. Finalizing relies on it: no draft is numbered twice.
+    """
+
+    def __init__(self, conn: Connection, docs: _Documents, *, lock: bool = False) -> None:
         self.conn = conn
+        self.docs = docs
+        self.lock = lock and conn.dialect.name == "postgresql"
 
     def company(self) -> Company:
-        body = self.conn.scalar(sa.select(schema.company.c.body))
+        body = self.conn.scalar(sql.select_company)
         if body is None:
             raise NotFound("company: none stored yet; put_company() first")
         return codec.loads(body, Company)
 
     def account(self, account_id: str) -> Account:
-        t = schema.accounts
-        body = self.conn.scalar(sa.select(t.c.body).where(t.c.id == account_id))
+        body = self.conn.scalar(sql.select_account, {"id": account_id})
         if body is None:
             raise NotFound(f"account: {account_id!r} does not exist")
         return codec.loads(body, Account)
 
-    def accounts_page(self, after: str | None, limit: int) -> list[Account]:
-        t = schema.accounts
-        query = sa.select(t.c.body).order_by(t.c.id).limit(limit)
-        if after is not None:
-            query = query.where(t.c.id > after)
-        return [codec.loads(body, Account) for body in self.conn.scalars(query)]
+    def accounts_page(self, after: str, limit: int) -> list[Account]:
+        bodies = self.conn.scalars(sql.select_accounts_after, {"after": after, "limit": limit})
+        return [codec.loads(body, Account) for body in bodies]
 
     def accounts_by_id(self, ids: Collection[str]) -> list[Account]:
-        found = {}
-        t = schema.accounts
-        for chunk in _chunks(sorted(ids)):
-            query = sa.select(t.c.id, t.c.body).where(t.c.id.in_(chunk))
-            found.update({i: b for i, b in self.conn.execute(query)})
-        missing = [i for i in sorted(ids) if i not in found]
-        if missing:
-            raise NotFound(f"account: {missing[0]!r} does not exist")
-        return [codec.loads(found[i], Account) for i in sorted(ids)]
+        wanted = sorted(set(ids))
+        found: dict[str, str] = {}
+        for chunk in _chunks(wanted):
+            found.update(self.conn.execute(sql.select_accounts_by_id, {"ids": chunk}).tuples())
+        for account_id in wanted:
+            if account_id not in found:
+                raise NotFound(f"account: {account_id!r} does not exist")
+        return [codec.loads(found[i], Account) for i in wanted]
 
     def count_accounts(self) -> int:
-        return self.conn.scalar(sa.select(sa.func.count()).select_from(schema.accounts)) or 0
+        return self.conn.scalar(sql.count_accounts) or 0
 
     def subscriptions_of(self, account_ids: Collection[str]) -> dict[str, list[Subscription]]:
-        t = schema.subscriptions
         result: dict[str, list[Subscription]] = {i: [] for i in account_ids}
-        for chunk in _chunks(sorted(account_ids)):
-            query = (
-                sa.select(t.c.account_id, t.c.body)
-                .where(t.c.account_id.in_(chunk))
-                .order_by(t.c.account_id, t.c.number)
-            )
-            for account_id, body in self.conn.execute(query):
+        for chunk in _chunks(sorted(result)):
+            for account_id, body in self.conn.execute(sql.select_subscriptions, {"ids": chunk}):
                 result[account_id].append(codec.loads(body, Subscription))
         return result
 
     def billed_terms_of(self, account_ids: Collection[str]) -> dict[str, list[Term]]:
-        t = schema.documents
         result: dict[str, list[Term]] = {i: [] for i in account_ids}
-        for chunk in _chunks(sorted(account_ids)):
-            query = (
-                sa.select(t.c.account_id, t.c.terms)
-                .where(t.c.account_id.in_(chunk))
-                .order_by(t.c.seq)
-            )
-            for account_id, terms in self.conn.execute(query):
+        for chunk in _chunks(sorted(result)):
+            for account_id, terms in self.conn.execute(sql.select_terms, {"ids": chunk}):
                 result[account_id].extend(codec.loads(terms, _TERMS))
         return result
 
-    def document(self, document_id: str, *, lock: bool = False) -> Invoice:
-        t = schema.documents
+    def document(self, document_id: str) -> Invoice:
         seq = _seq(document_id)
-        query = sa.select(t.c.body).where(t.c.seq == seq)
-        if lock:
-            query = query.with_for_update()
-        body = None if seq is None else self.conn.scalar(query)
-        if body is None:
+        query = sql.select_document.with_for_update() if self.lock else sql.select_document
+        row = None if seq is None else self.conn.execute(query, {"seq": seq}).tuples().first()
+        if row is None:
             raise NotFound(f"document: {document_id!r} does not exist")
-        assert seq is not None
-        return _load_document(seq, body)
+        return self.docs.load(*row)
 
     def documents_page(
         self,
@@ -174,15 +181,18 @@ class _Reads:
         status: DocumentStatus | None,
         run_id: str | None,
     ) -> list[Invoice]:
-        t = schema.documents
-        query = sa.select(t.c.seq, t.c.body).where(t.c.seq > after).order_by(t.c.seq).limit(limit)
-        if account_id is not None:
-            query = query.where(t.c.account_id == account_id)
-        if status is not None:
-            query = query.where(t.c.status == status.value)
-        if run_id is not None:
-            query = query.where(t.c.run_id == run_id)
-        return [_load_document(seq, body) for seq, body in self.conn.execute(query)]
+        query = sql.select_documents(
+            account_id is not None, status is not None, run_id is not None, self.lock
+        )
+        params = {
+            "after": after,
+            "limit": limit,
+            "account_id": account_id,
+            "status": None if status is None else status.value,
+            "run_id": run_id,
+        }
+        rows = self.conn.execute(query, params).tuples()
+        return [self.docs.load(seq, body, seller) for seq, body, seller in rows]
 
 
 def _chunks(values: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
@@ -207,23 +217,23 @@ def _documents(
 class _StoreReads:
     """The :class:`~juston.storage.Reader` methods, shared by the store and its transactions."""
 
-    def _reads(self) -> Any:  # a context manager yielding _Reads
+    def _reads(self) -> AbstractContextManager[_Reads]:
         raise NotImplementedError
 
     def company(self) -> Company:
         with self._reads() as r:
-            return r.company()  # type: ignore[no-any-return]
+            return r.company()
 
     def account(self, account_id: str) -> Account:
         with self._reads() as r:
-            return r.account(account_id)  # type: ignore[no-any-return]
+            return r.account(account_id)
 
     def accounts(self, ids: Collection[str] | None = None) -> Iterator[Account]:
         if ids is not None:
             with self._reads() as r:
                 yield from r.accounts_by_id(ids)
             return
-        after = None
+        after = ""  # account ids are never empty
         while True:
             with self._reads() as r:
                 page = r.accounts_page(after, PAGE)
@@ -234,25 +244,25 @@ class _StoreReads:
 
     def count_accounts(self) -> int:
         with self._reads() as r:
-            return r.count_accounts()  # type: ignore[no-any-return]
+            return r.count_accounts()
 
     def subscriptions(self, account_id: str) -> Sequence[Subscription]:
         return self.subscriptions_of([account_id])[account_id]
 
     def subscriptions_of(self, account_ids: Collection[str]) -> Mapping[str, Sequence[Subscription]]:
         with self._reads() as r:
-            return r.subscriptions_of(account_ids)  # type: ignore[no-any-return]
+            return r.subscriptions_of(account_ids)
 
     def billed_terms(self, account_id: str) -> Sequence[Term]:
         return self.billed_terms_of([account_id])[account_id]
 
     def billed_terms_of(self, account_ids: Collection[str]) -> Mapping[str, Sequence[Term]]:
         with self._reads() as r:
-            return r.billed_terms_of(account_ids)  # type: ignore[no-any-return]
+            return r.billed_terms_of(account_ids)
 
     def document(self, document_id: str) -> Invoice:
         with self._reads() as r:
-            return r.document(document_id)  # type: ignore[no-any-return]
+            return r.document(document_id)
 
     def documents(
         self,
@@ -263,7 +273,7 @@ class _StoreReads:
     ) -> Iterator[Invoice]:
         def read(*args: Any) -> list[Invoice]:
             with self._reads() as r:
-                return r.documents_page(*args)  # type: ignore[no-any-return]
+                return r.documents_page(*args)
 
         yield from _documents(read, account_id, status, run_id)
 
@@ -279,6 +289,7 @@ class SqlStore(_StoreReads):
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._docs = _Documents()
 
     @classmethod
     def open(cls, url: str, *, upgrade_schema: bool = True) -> SqlStore:
@@ -306,14 +317,14 @@ class SqlStore(_StoreReads):
     @contextmanager
     def _reads(self) -> Iterator[_Reads]:
         with self.engine.connect() as conn:
-            yield _Reads(conn)
+            yield _Reads(conn, self._docs)
 
     @contextmanager
     def transaction(self) -> Iterator[_SqlTransaction]:
         with self.engine.connect() as conn:
             conn.execution_options(juston_write=True)
             with conn.begin():
-                yield _SqlTransaction(conn)
+                yield _SqlTransaction(_Reads(conn, self._docs, lock=True))
 
     # Convenience writes, each its own transaction.
     def put_company(self, company: Company) -> None:
@@ -330,46 +341,39 @@ class SqlStore(_StoreReads):
 
 
 class _SqlTransaction(_StoreReads):
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.r = _Reads(conn)
+    def __init__(self, reads: _Reads) -> None:
+        self.conn = reads.conn
+        self.r = reads
+        self.dialect = reads.conn.dialect.name
 
     @contextmanager
     def _reads(self) -> Iterator[_Reads]:
         yield self.r
 
-    def document(self, document_id: str) -> Invoice:
-        # Locked until the transaction ends: whoever changes it next sees this change.
-        return self.r.document(document_id, lock=True)
-
-    def _upsert(self, table: sa.Table, key: dict[str, Any], values: dict[str, Any]) -> None:
-        where = sa.and_(*(table.c[k] == v for k, v in key.items()))
-        if self.conn.execute(sa.update(table).where(where).values(values)).rowcount == 0:
-            self.conn.execute(sa.insert(table).values({**key, **values}))
+    def _upsert(self, table: str, row: dict[str, Any]) -> None:
+        self.conn.execute(sql.upsert(self.dialect, table), row)
 
     def put_company(self, company: Company) -> None:
         body = codec.dumps(company, Company)
-        self._upsert(schema.company, {"slot": 1}, {"id": company.id, "body": body})
+        self._upsert("company", {"slot": 1, "id": company.id, "body": body})
 
     def put_account(self, account: Account) -> None:
-        self._upsert(
-            schema.accounts,
-            {"id": account.id},
-            {
-                "name": account.name,
-                "country": account.country,
-                "currency": account.currency.code,
-                "body": codec.dumps(account, Account),
-            },
-        )
+        row = {
+            "id": account.id,
+            "name": account.name,
+            "country": account.country,
+            "currency": account.currency.code,
+            "body": codec.dumps(account, Account),
+        }
+        self._upsert("accounts", row)
 
     def put_subscription(self, subscription: Subscription) -> None:
-        self.r.account(subscription.account_id)  # must exist
-        self._upsert(
-            schema.subscriptions,
-            {"account_id": subscription.account_id, "number": subscription.number},
-            {"body": codec.dumps(subscription, Subscription)},
-        )
+        account_id = subscription.account_id
+        if self.conn.scalar(sql.account_exists, {"id": account_id}) is None:
+            raise NotFound(f"account: {account_id!r} does not exist")
+        body = codec.dumps(subscription, Subscription)
+        row = {"account_id": account_id, "number": subscription.number, "body": body}
+        self._upsert("subscriptions", row)
 
     def add_document(self, document: Invoice) -> Invoice:
         return self.add_documents([document])[0]
@@ -377,45 +381,31 @@ class _SqlTransaction(_StoreReads):
     def add_documents(self, documents: Sequence[Invoice]) -> list[Invoice]:
         if not documents:
             return []
-        query = sa.insert(schema.documents).returning(
-            schema.documents.c.seq, sort_by_parameter_order=True
-        )
-        seqs = self.conn.scalars(query, [_document_row(d) for d in documents]).all()
+        rows = [self.r.docs.row(d) for d in documents]
+        seqs = self.conn.scalars(sql.insert_documents, rows).all()
         return [attrs.evolve(d, id=_doc_id(s)) for d, s in zip(documents, seqs, strict=True)]
 
     def replace_document(self, document: Invoice) -> None:
         seq = None if document.id is None else _seq(document.id)
-        t = schema.documents
-        row = _document_row(document)
-        if seq is None or self.conn.execute(
-            sa.update(t).where(t.c.seq == seq).values(row)
-        ).rowcount != 1:
+        row = {"_seq": seq, **self.r.docs.row(document)}
+        if seq is None or self.conn.execute(sql.update_document, row).rowcount != 1:
             raise NotFound(f"document: {document.id!r} does not exist")
 
     def delete_document(self, document_id: str) -> None:
         seq = _seq(document_id)
-        t = schema.documents
-        if seq is None or self.conn.execute(sa.delete(t).where(t.c.seq == seq)).rowcount != 1:
+        if seq is None or self.conn.execute(sql.delete_document, {"_seq": seq}).rowcount != 1:
             raise NotFound(f"document: {document_id!r} does not exist")
 
     def next_number(self, sequence: str) -> int:
-        t = schema.counters
-        _insert_ignoring_conflict(self.conn, t, {"sequence": sequence, "value": 0})
+        self.conn.execute(sql.insert_counter(self.dialect), {"sequence": sequence, "value": 0})
         # The UPDATE locks the counter row until commit (PostgreSQL; SQLite locks the file).
-        query = (
-            sa.update(t)
-            .where(t.c.sequence == sequence)
-            .values(value=t.c.value + 1)
-            .returning(t.c.value)
-        )
-        return int(self.conn.execute(query).scalar_one())
+        return int(self.conn.execute(sql.advance_counter, {"_sequence": sequence}).scalar_one())
 
     def set_counter(self, sequence: str, value: int) -> None:
-        _insert_ignoring_conflict(self.conn, schema.counters, {"sequence": sequence, "value": value})
+        self.conn.execute(sql.insert_counter(self.dialect), {"sequence": sequence, "value": value})
 
     def has_counter(self, sequence: str) -> bool:
-        t = schema.counters
-        return self.conn.scalar(sa.select(t.c.value).where(t.c.sequence == sequence)) is not None
+        return self.conn.scalar(sql.select_counter, {"sequence": sequence}) is not None
 
 
 def _engine(url: str) -> Engine:

@@ -59,6 +59,7 @@ def upgrade() -> None:
         sa.Column("run_id", sa.String(200), nullable=True),
         sa.Column("cancels", sa.String(40), nullable=True),
         sa.Column("cancelled_by", sa.String(40), nullable=True),
+        sa.Column("seller", sa.Text(), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("terms", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
