@@ -120,6 +120,9 @@ def _make_converter() -> cattrs.Converter:
         conv.register_unstructure_hook(hint, unstructure_price)
         conv.register_structure_hook(hint, structure_price)
     conv.register_structure_hook(Pricing | None, structure_optional_price)
+    conv.register_unstructure_hook(
+        Pricing | None, lambda model: None if model is None else unstructure_price(model)
+    )
     return conv
 
 

@@ -142,7 +142,7 @@ class _Reads:
         wanted = sorted(set(ids))
         found: dict[str, str] = {}
         for chunk in _chunks(wanted):
-            found.update(self.conn.execute(sql.select_accounts_by_id, {"ids": chunk}).tuples())
+            found.update((i, b) for i, b in self.conn.execute(sql.select_accounts_by_id, {"ids": chunk}))
         for account_id in wanted:
             if account_id not in found:
                 raise NotFound(f"account: {account_id!r} does not exist")
@@ -168,7 +168,7 @@ class _Reads:
     def document(self, document_id: str) -> Invoice:
         seq = _seq(document_id)
         query = sql.select_document.with_for_update() if self.lock else sql.select_document
-        row = None if seq is None else self.conn.execute(query, {"seq": seq}).tuples().first()
+        row = None if seq is None else self.conn.execute(query, {"seq": seq}).first()
         if row is None:
             raise NotFound(f"document: {document_id!r} does not exist")
         return self.docs.load(*row)
@@ -191,7 +191,7 @@ class _Reads:
             "status": None if status is None else status.value,
             "run_id": run_id,
         }
-        rows = self.conn.execute(query, params).tuples()
+        rows = self.conn.execute(query, params)
         return [self.docs.load(seq, body, seller) for seq, body, seller in rows]
 
 
