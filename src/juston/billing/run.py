@@ -51,29 +51,50 @@ class AccountFailure:
 
 @attrs.frozen(kw_only=True)
 class RunResult:
-    """What an invoice run produced: the documents (stored unless a dry run) and failures."""
+    """What an invoice run produced: the documents (stored unless a dry run) and failures.
+
+    ``count`` and :meth:`totals` cover every document made, also when the run was asked
+    not to keep them (``collect=False``, for runs too large to hold in memory).
+    """
 
     run_id: str | None
     billing_date: date
     documents: tuple[Invoice, ...]
     failures: tuple[AccountFailure, ...]
     dry_run: bool
+    count: int = 0
+    sums: tuple[tuple[str, Decimal], ...] = ()
 
     def totals(self) -> dict[str, Decimal]:
         """Gross totals per currency code."""
-        sums: dict[str, Decimal] = {}
-        for document in self.documents:
-            code = document.currency.code
-            sums[code] = sums.get(code, Decimal(0)) + document.total.amount
-        return sums
+        return dict(self.sums)
 
     def __str__(self) -> str:
-        totals = ", ".join(f"{amount} {code}" for code, amount in sorted(self.totals().items()))
+        totals = ", ".join(f"{amount} {code}" for code, amount in sorted(self.sums))
         head = "dry run" if self.dry_run else f"run {self.run_id}"
-        text = f"{head} on {self.billing_date}: {len(self.documents)} documents ({totals or 'nothing'})"
+        text = f"{head} on {self.billing_date}: {self.count} documents ({totals or 'nothing'})"
         if self.failures:
             text += f", {len(self.failures)} accounts failed"
         return text
+
+
+class _Tally:
+    """The documents of a run: counted and summed always, kept only if asked."""
+
+    def __init__(self, collect: bool) -> None:
+        self.collect = collect
+        self.documents: list[Invoice] = []
+        self.count = 0
+        self.sums: dict[str, Decimal] = {}
+
+    def add(self, documents: list[Invoice]) -> None:
+        self.count += len(documents)
+        sums = self.sums
+        for document in documents:
+            code = document.currency.code
+            sums[code] = sums.get(code, Decimal(0)) + document.total.amount
+        if self.collect:
+            self.documents.extend(documents)
 
 
 def _batches(items: Iterable[Account], size: int) -> Iterator[list[Account]]:
@@ -116,6 +137,7 @@ def invoice_run(
     plugins: Plugins | None = None,
     batch_size: int = 500,
     progress: Callable[[int], None] | None = None,
+    collect: bool = True,
 ) -> RunResult:
     """Bill everything due on *billing_date* as draft documents.
 
@@ -128,6 +150,8 @@ def invoice_run(
     Tax comes from *tax* if given, else from the ``juston_tax_provider`` hook of
     *plugins* (default: the installed plugins, with the built-in engine answering last).
     *progress*, if given, is called after each batch with the number of accounts it held.
+    With ``collect=False`` the result keeps only the count and totals of the documents,
+    so memory stays flat however many the run makes.
 
         >>> from juston.testing import sample_store
         >>> store = sample_store(accounts=2)
@@ -145,19 +169,21 @@ def invoice_run(
         tax=tax or _tax_provider(plugins, store.company()),
     )
     company = store.company()
-    documents: list[Invoice] = []
+    tally = _Tally(collect)
     failures: list[AccountFailure] = []
     with _fewer_collections():
         for batch in _batches(store.accounts(accounts), batch_size):
-            _bill_batch(store, company, batch, options, dry_run, documents, failures)
+            _bill_batch(store, company, batch, options, dry_run, tally, failures)
             if progress is not None:
                 progress(len(batch))
     return RunResult(
         run_id=run_id,
         billing_date=billing_date,
-        documents=tuple(documents),
+        documents=tuple(tally.documents),
         failures=tuple(failures),
         dry_run=dry_run,
+        count=tally.count,
+        sums=tuple(sorted(tally.sums.items())),
     )
 
 
@@ -167,7 +193,7 @@ def _bill_batch(
     batch: list[Account],
     options: RunOptions,
     dry_run: bool,
-    documents: list[Invoice],
+    tally: _Tally,
     failures: list[AccountFailure],
 ) -> None:
     """Plan a batch of accounts and store their documents in one transaction."""
@@ -182,10 +208,10 @@ def _bill_batch(
         except JustonError as exc:
             failures.append(AccountFailure(account.id, exc))
     if dry_run:
-        documents.extend(planned)
+        tally.add(planned)
         return
     with store.transaction() as tx:
-        documents.extend(tx.add_documents(planned))
+        tally.add(tx.add_documents(planned))
 
 
 def forecast(
@@ -240,6 +266,7 @@ def finalize(
     documents: Iterable[Invoice | str] | None = None,
     *,
     invoice_date: date | None = None,
+    collect: bool = True,
 ) -> list[Invoice]:
     """Finalize drafts: give each a number and make it immutable (status Open).
 
@@ -247,6 +274,8 @@ def finalize(
     the company's counter for the document kind, in the order given, inside one
     transaction: if any document is not a draft, nothing is finalized and no number is
     used. *invoice_date* re-dates the documents and recomputes their due dates.
+    Returns the finalized documents; with ``collect=False`` none are kept (an empty list),
+    for finalizing more documents than memory holds.
     """
     with store.transaction() as tx:
         if documents is None:
@@ -266,7 +295,8 @@ def finalize(
                 due_date=document.payment_terms.due_date(day),
             )
             tx.replace_document(final)
-            finalized.append(final)
+            if collect:
+                finalized.append(final)
     return finalized
 
 

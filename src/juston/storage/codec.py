@@ -62,6 +62,10 @@ def _same(value: T, _: object) -> T:
     return value
 
 
+def _itself(value: T) -> T:
+    return value
+
+
 @functools.cache
 def _currency(code: str) -> Currency:
     return currency(code)
@@ -92,6 +96,7 @@ def _make_converter() -> cattrs.Converter:
     # cattrs' generic optional handling costs more than the plain values it passes on.
     for plain in (str, int):
         conv.register_structure_hook(plain | None, _same)
+        conv.register_unstructure_hook(plain | None, _itself)
     conv.register_unstructure_hook(Money, _money_text)
     conv.register_structure_hook(Money, _money)
 

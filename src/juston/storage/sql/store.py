@@ -345,6 +345,7 @@ class _SqlTransaction(_StoreReads):
         self.conn = reads.conn
         self.r = reads
         self.dialect = reads.conn.dialect.name
+        self.counters: set[str] = set()
 
     @contextmanager
     def _reads(self) -> Iterator[_Reads]:
@@ -397,12 +398,14 @@ class _SqlTransaction(_StoreReads):
             raise NotFound(f"document: {document_id!r} does not exist")
 
     def next_number(self, sequence: str) -> int:
-        self.conn.execute(sql.insert_counter(self.dialect), {"sequence": sequence, "value": 0})
+        if sequence not in self.counters:
+            self.set_counter(sequence, 0)
         # The UPDATE locks the counter row until commit (PostgreSQL; SQLite locks the file).
         return int(self.conn.execute(sql.advance_counter, {"_sequence": sequence}).scalar_one())
 
     def set_counter(self, sequence: str, value: int) -> None:
         self.conn.execute(sql.insert_counter(self.dialect), {"sequence": sequence, "value": value})
+        self.counters.add(sequence)  # it exists now, whoever created it
 
     def has_counter(self, sequence: str) -> bool:
         return self.conn.scalar(sql.select_counter, {"sequence": sequence}) is not None

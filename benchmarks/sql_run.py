@@ -1,0 +1,105 @@
+"""Benchmark: invoice run and finalization end to end on SQLite or PostgreSQL.
+
+N accounts with one subscription of three items of mixed price models each (from
+:func:`juston.testing.sample_accounts`) are written to a fresh database before the clock
+starts. The timed section is one :func:`juston.invoice_run` (drafts stored, default batch
+size) followed by one :func:`juston.finalize` of all drafts, both with ``collect=False`` so
+nothing grows with N but the database. The rate is documents per second over both.
+
+For PostgreSQL without ``--url``, a throwaway cluster is started (initdb + pg_ctl, see
+:mod:`juston.testing.postgres`) and removed afterwards. The last two lines are::
+
+    invoices_per_second: <value> 1/s
+    peak_rss_mb: <value> MB
+
+Project goal: 1,000,000 subscriptions in at most 60 s, peak RSS at most 1 GiB and the same
+at 100,000 as at 1,000,000.
+
+    python benchmarks/sql_run.py                                 # SQLite, N = 100,000
+    python benchmarks/sql_run.py --subscriptions 1000000
+    python benchmarks/sql_run.py --backend postgresql
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import date
+from itertools import islice
+from pathlib import Path
+
+import juston
+from juston.storage.sql import SqlStore
+from juston.testing import sample_accounts, sample_company
+
+
+def peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+@contextlib.contextmanager
+def database(backend: str, url: str | None) -> Iterator[str]:
+    if url is not None:
+        yield url
+    elif backend == "sqlite":
+        with tempfile.TemporaryDirectory() as directory:
+            yield f"sqlite:///{Path(directory) / 'bench.db'}"
+    else:
+        from juston.testing.postgres import temporary_cluster
+
+        with temporary_cluster() as cluster:
+            yield cluster.url
+
+
+def populate(store: SqlStore, count: int, start: date, chunk: int = 10_000) -> None:
+    with store.transaction() as tx:
+        tx.put_company(sample_company())
+    pairs = sample_accounts(count, start=start)
+    while block := list(islice(pairs, chunk)):
+        with store.transaction() as tx:
+            for account, subscription in block:
+                tx.put_account(account)
+                tx.put_subscription(subscription)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--url", help="an existing, empty database instead of a new one")
+    parser.add_argument("--subscriptions", type=int, default=100_000, metavar="N")
+    parser.add_argument("--billing-date", type=date.fromisoformat, default=date(2026, 2, 1))
+    parser.add_argument("--start", type=date.fromisoformat, default=date(2026, 1, 1))
+    args = parser.parse_args(argv)
+
+    with database(args.backend, args.url) as url:
+        store = SqlStore.open(url)
+        began = time.perf_counter()
+        populate(store, args.subscriptions, args.start)
+        print(f"populated {args.subscriptions} subscriptions in {time.perf_counter() - began:.1f} s")
+
+        began = time.perf_counter()
+        result = juston.invoice_run(store, args.billing_date, collect=False)
+        ran = time.perf_counter()
+        juston.finalize(store, collect=False)
+        done = time.perf_counter()
+        store.close()
+
+    if result.count != args.subscriptions or result.failures:
+        print(f"expected {args.subscriptions} documents and no failures: {result}")
+        return 1
+    print(f"backend: {args.backend}")
+    print(f"run: {ran - began:.1f} s ({result.count / (ran - began):,.0f} documents/s)")
+    print(f"finalize: {done - ran:.1f} s ({result.count / (done - ran):,.0f} documents/s)")
+    print(f"invoices_per_second: {result.count / (done - began):.0f} 1/s")
+    print(f"peak_rss_mb: {peak_rss_mb():.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
