@@ -468,3 +468,20 @@ def test_item_shape_is_every_field_but_the_id():
     item = Item(id="a", product=SEATS, price=PerUnit(money("12.50", "EUR")))
     names = [f.name for f in attrs.fields(Item) if f.name != "id"]
     assert item.shape == tuple(getattr(item, name) for name in names)
+
+
+def test_a_run_that_keeps_no_documents_still_counts_and_totals_them():
+    from juston.testing import sample_store
+
+    kept = invoice_run(sample_store(accounts=12), date(2026, 2, 1))
+    store = sample_store(accounts=12)
+    lean = invoice_run(store, date(2026, 2, 1), collect=False)
+    assert lean.documents == ()
+    assert lean.count == len(kept.documents) == len(list(store.documents())) > 0
+    by_hand: dict[str, Decimal] = {}
+    for document in kept.documents:
+        code = document.currency.code
+        by_hand[code] = by_hand.get(code, Decimal(0)) + document.total.amount
+    assert lean.totals() == kept.totals() == by_hand
+    assert finalize(store, collect=False) == []
+    assert all(d.number for d in store.documents())
