@@ -81,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         store = SqlStore.open(url)
         began = time.perf_counter()
         populate(store, args.subscriptions, args.start)
-        print(f"populated {args.subscriptions} subscriptions in {time.perf_counter() - began:.1f} s")
+        print(
+            f"populated {args.subscriptions} subscriptions in {time.perf_counter() - began:.1f} s"
+        )
 
         began = time.perf_counter()
         result = juston.invoice_run(store, args.billing_date, collect=False)

@@ -32,7 +32,6 @@ from juston.storage.sql import store as sql_store
 from juston.storage.sql.migrate import SchemaError, head_version
 from juston.storage.sql.schema import metadata
 from juston.testing import sample_store
-
 from strategies import subscriptions
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -97,7 +96,7 @@ def test_a_database_from_a_newer_release_is_refused(url: str) -> None:
     with store.engine.begin() as conn:
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
     store.close()
-    with pytest.raises(SchemaError, match="9999_from_the_future.*newer release"):
+    with pytest.raises(SchemaError, match=r"9999_from_the_future.*newer release"):
         SqlStore.open(url)
 
 
@@ -325,3 +324,53 @@ def test_damaged_stored_data_is_a_storage_error_naming_the_class() -> None:
     text = codec.dumps(sample_store(accounts=1).company())
     with pytest.raises(StorageError, match="stored Company"):
         codec.loads(text.replace('"DE136695976"', '"DE000000000"'), juston.Company)
+
+
+def test_a_database_that_cannot_be_opened_is_a_storage_error(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="unable to open database file"):
+        SqlStore.open(f"sqlite:///{tmp_path}/no/such/dir/x.db")
+
+
+PARALLEL_RUN = """
+import sys
+from datetime import date
+import juston
+
+if __name__ == "__main__":
+    store = juston.open_store(sys.argv[1])
+    result = juston.invoice_run(store, date(2026, 2, 1), workers=2, batch_size=4, collect=False)
+    print(result.count, result.totals()["EUR"], len(result.failures))
+"""
+
+
+def test_a_run_in_two_worker_processes_bills_what_one_process_bills(tmp_path: Path) -> None:
+    one, two = (SqlStore.open(f"sqlite:///{tmp_path}/{n}.db") for n in ("one", "two"))
+    try:
+        for store in (one, two):
+            copy_sample(store, accounts=30)
+        single = juston.invoice_run(one, date(2026, 2, 1))
+        script = tmp_path / "parallel_run.py"
+        script.write_text(textwrap.dedent(PARALLEL_RUN))
+        done = subprocess.run(
+            [sys.executable, str(script), two.share()], capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stderr
+        count, total, failures = done.stdout.split()
+        assert (int(count), Decimal(total), int(failures)) == (
+            len(single.documents),
+            single.totals()["EUR"],
+            0,
+        )
+        content = sorted((d.account_id, d.total, d.tax_total) for d in one.documents())
+        assert sorted((d.account_id, d.total, d.tax_total) for d in two.documents()) == content
+    finally:
+        one.close()
+        two.close()
+
+
+def test_workers_need_a_store_other_processes_can_open() -> None:
+    with pytest.raises(StorageError, match="workers: 2 needs a store other processes can open"):
+        juston.invoice_run(sample_store(accounts=1), date(2026, 2, 1), workers=2)
+    memory = SqlStore.open("sqlite://")
+    with pytest.raises(StorageError, match="in-memory SQLite database cannot be shared"):
+        memory.share()

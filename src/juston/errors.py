@@ -50,6 +50,18 @@ __all__ = [
 class JustonError(Exception):
     """Base of every error juston raises."""
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Subclasses take their own constructor arguments, so pickling (a parallel run's
+        # workers report failures to the parent) restores the state instead of calling them.
+        return (_restore, (type(self), self.args, self.__dict__))
+
+
+def _restore(cls: type[JustonError], args: tuple[object, ...], state: dict[str, object]) -> JustonError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class ValidationError(JustonError, ValueError):
     """A value is not acceptable; ``field`` and ``value`` say which and what.

@@ -17,14 +17,16 @@ from itertools import islice
 import attrs
 from dateutil.relativedelta import relativedelta
 
-from ..errors import CannotCancel, JustonError, NotADraft
+from ..errors import CannotCancel, NotADraft, StorageError
 from ..model.documents import Invoice, Term
 from ..model.numbering import Counter
 from ..model.parties import Account, Company
 from ..model.status import DocumentKind, DocumentStatus
 from ..plugins import Plugins
-from ..storage.base import Reader, Store, Transaction
+from ..storage.base import Reader, Shareable, Store, Transaction
 from ..tax import TaxResolver
+from .batch import AccountFailure, Tally, bill_batch
+from .parallel import bill_in_parallel
 from .plan import RunOptions, Split, group_billed, plan_account
 
 __all__ = [
@@ -36,17 +38,6 @@ __all__ = [
     "forecast",
     "invoice_run",
 ]
-
-
-@attrs.frozen
-class AccountFailure:
-    """An account the run could not bill, and why; nothing was stored for it."""
-
-    account_id: str
-    error: JustonError
-
-    def __str__(self) -> str:
-        return f"{self.account_id}: {self.error}"
 
 
 @attrs.frozen(kw_only=True)
@@ -76,25 +67,6 @@ class RunResult:
         if self.failures:
             text += f", {len(self.failures)} accounts failed"
         return text
-
-
-class _Tally:
-    """The documents of a run: counted and summed always, kept only if asked."""
-
-    def __init__(self, collect: bool) -> None:
-        self.collect = collect
-        self.documents: list[Invoice] = []
-        self.count = 0
-        self.sums: dict[str, Decimal] = {}
-
-    def add(self, documents: list[Invoice]) -> None:
-        self.count += len(documents)
-        sums = self.sums
-        for document in documents:
-            code = document.currency.code
-            sums[code] = sums.get(code, Decimal(0)) + document.total.amount
-        if self.collect:
-            self.documents.extend(documents)
 
 
 def _batches(items: Iterable[Account], size: int) -> Iterator[list[Account]]:
@@ -138,6 +110,7 @@ def invoice_run(
     batch_size: int = 500,
     progress: Callable[[int], None] | None = None,
     collect: bool = True,
+    workers: int = 1,
 ) -> RunResult:
     """Bill everything due on *billing_date* as draft documents.
 
@@ -151,7 +124,9 @@ def invoice_run(
     *plugins* (default: the installed plugins, with the built-in engine answering last).
     *progress*, if given, is called after each batch with the number of accounts it held.
     With ``collect=False`` the result keeps only the count and totals of the documents,
-    so memory stays flat however many the run makes.
+    so memory stays flat however many the run makes. With ``workers`` above 1, batches
+    are billed by that many processes, each opening the store again (a :class:`Shareable`
+    store such as SQLite or PostgreSQL; ``tax``, if given, must pickle).
 
         >>> from juston.testing import sample_store
         >>> store = sample_store(accounts=2)
@@ -169,13 +144,30 @@ def invoice_run(
         tax=tax or _tax_provider(plugins, store.company()),
     )
     company = store.company()
-    tally = _Tally(collect)
+    tally = Tally(collect)
     failures: list[AccountFailure] = []
     with _fewer_collections():
-        for batch in _batches(store.accounts(accounts), batch_size):
-            _bill_batch(store, company, batch, options, dry_run, tally, failures)
-            if progress is not None:
-                progress(len(batch))
+        if workers > 1:
+            if not isinstance(store, Shareable):
+                raise StorageError(f"workers: {workers} needs a store other processes can open")
+            for size, part, failed in bill_in_parallel(
+                store.share(),
+                options,
+                tax=tax,
+                dry_run=dry_run,
+                collect=collect,
+                batches=_batches(store.accounts(accounts), batch_size),
+                workers=workers,
+            ):
+                tally.merge(part)
+                failures.extend(failed)
+                if progress is not None:
+                    progress(size)
+        else:
+            for batch in _batches(store.accounts(accounts), batch_size):
+                bill_batch(store, company, batch, options, dry_run, tally, failures)
+                if progress is not None:
+                    progress(len(batch))
     return RunResult(
         run_id=run_id,
         billing_date=billing_date,
@@ -185,33 +177,6 @@ def invoice_run(
         count=tally.count,
         sums=tuple(sorted(tally.sums.items())),
     )
-
-
-def _bill_batch(
-    store: Store,
-    company: Company,
-    batch: list[Account],
-    options: RunOptions,
-    dry_run: bool,
-    tally: _Tally,
-    failures: list[AccountFailure],
-) -> None:
-    """Plan a batch of accounts and store their documents in one transaction."""
-    ids = [account.id for account in batch]
-    subscriptions = store.subscriptions_of(ids)
-    terms = store.billed_terms_of(ids)
-    planned: list[Invoice] = []
-    for account in batch:
-        try:
-            billed = group_billed(terms[account.id])
-            planned.extend(plan_account(company, account, subscriptions[account.id], billed, options))
-        except JustonError as exc:
-            failures.append(AccountFailure(account.id, exc))
-    if dry_run:
-        tally.add(planned)
-        return
-    with store.transaction() as tx:
-        tally.add(tx.add_documents(planned))
 
 
 def forecast(

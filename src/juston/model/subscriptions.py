@@ -90,7 +90,7 @@ def _is_pricing(cls: type) -> bool:
 
 
 def _check_price(instance: object, field: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and not _is_pricing(type(value)):
+    if value is not None and not _is_pricing(type(value)):  # type: ignore[arg-type]
         raise ValidationError(field.name, value, "is not a price model or PriceSchedule")
 
 

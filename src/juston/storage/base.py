@@ -24,7 +24,7 @@ from ..model.parties import Account, Company
 from ..model.status import DocumentStatus
 from ..model.subscriptions import Subscription
 
-__all__ = ["Reader", "Store", "Transaction"]
+__all__ = ["Reader", "Shareable", "Store", "Transaction"]
 
 
 @runtime_checkable
@@ -51,7 +51,9 @@ class Reader(Protocol):
         """The subscriptions of one account, ordered by number."""
         ...
 
-    def subscriptions_of(self, account_ids: Collection[str]) -> Mapping[str, Sequence[Subscription]]:
+    def subscriptions_of(
+        self, account_ids: Collection[str]
+    ) -> Mapping[str, Sequence[Subscription]]:
         """:meth:`subscriptions` of many accounts at once (a key for each id asked for)."""
         ...
 
@@ -121,4 +123,13 @@ class Store(Reader, Protocol):
 
     def transaction(self) -> AbstractContextManager[Transaction]:
         """A unit of work: everything or nothing."""
+        ...
+
+
+@runtime_checkable
+class Shareable(Protocol):
+    """A store that other processes can open too, which parallel runs need."""
+
+    def share(self) -> str:
+        """A URL that opens this same store in another process (secrets included)."""
         ...

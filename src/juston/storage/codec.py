@@ -15,9 +15,9 @@ later version never changes what a stored object means.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 import cattrs

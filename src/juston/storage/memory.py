@@ -88,7 +88,9 @@ class _Reads:
                     terms.extend(line.terms)
         return terms
 
-    def subscriptions_of(self, account_ids: Collection[str]) -> Mapping[str, Sequence[Subscription]]:
+    def subscriptions_of(
+        self, account_ids: Collection[str]
+    ) -> Mapping[str, Sequence[Subscription]]:
         return {account_id: self.subscriptions(account_id) for account_id in account_ids}
 
     def billed_terms_of(self, account_ids: Collection[str]) -> Mapping[str, Sequence[Term]]:

@@ -116,8 +116,11 @@ documents = Table(
     # What the document billed, apart from the body: the next run reads only this.
     Column("terms", Text, nullable=False),
     Index(None, "account_id", "seq"),
-    Index(None, "status"),
-    Index(None, "run_id"),
+    # Pages of documents by status or run are read in seq order.
+    Index(None, "status", "seq"),
+    Index(None, "run_id", "seq"),
+    # Never hand a deleted document's id to a new one (SQLite reuses the largest otherwise).
+    sqlite_autoincrement=True,
 )
 
 counters = Table(

@@ -55,9 +55,7 @@ advance_counter = (
 
 
 @functools.cache
-def select_documents(
-    account: bool, status: bool, run: bool, lock: bool
-) -> Any:
+def select_documents(account: bool, status: bool, run: bool, lock: bool) -> Any:
     """A page of documents after ``after``, with the filters that are set."""
     query = (
         sa.select(*_document_columns)

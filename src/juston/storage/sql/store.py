@@ -142,7 +142,9 @@ class _Reads:
         wanted = sorted(set(ids))
         found: dict[str, str] = {}
         for chunk in _chunks(wanted):
-            found.update((i, b) for i, b in self.conn.execute(sql.select_accounts_by_id, {"ids": chunk}))
+            found.update(
+                (i, b) for i, b in self.conn.execute(sql.select_accounts_by_id, {"ids": chunk})
+            )
         for account_id in wanted:
             if account_id not in found:
                 raise NotFound(f"account: {account_id!r} does not exist")
@@ -249,7 +251,9 @@ class _StoreReads:
     def subscriptions(self, account_id: str) -> Sequence[Subscription]:
         return self.subscriptions_of([account_id])[account_id]
 
-    def subscriptions_of(self, account_ids: Collection[str]) -> Mapping[str, Sequence[Subscription]]:
+    def subscriptions_of(
+        self, account_ids: Collection[str]
+    ) -> Mapping[str, Sequence[Subscription]]:
         with self._reads() as r:
             return r.subscriptions_of(account_ids)
 
@@ -296,7 +300,7 @@ class SqlStore(_StoreReads):
         """Open (and with *upgrade_schema*, create or upgrade) the database at *url*."""
         engine = _engine(url)
         try:
-            with engine.begin() as conn:
+            with _database_errors(url), engine.begin() as conn:
                 upgrade(conn, apply=upgrade_schema)
         except BaseException:
             engine.dispose()
@@ -307,6 +311,16 @@ class SqlStore(_StoreReads):
     def url(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)
 
+    def share(self) -> str:
+        """The URL for opening this database in another process (password included)."""
+        if self.engine.url.get_backend_name() == "sqlite" and self.engine.url.database in (
+            None,
+            "",
+            ":memory:",
+        ):
+            raise StorageError("url: an in-memory SQLite database cannot be shared")
+        return self.engine.url.render_as_string(hide_password=False)
+
     def close(self) -> None:
         """Release the database connections."""
         self.engine.dispose()
@@ -316,12 +330,12 @@ class SqlStore(_StoreReads):
 
     @contextmanager
     def _reads(self) -> Iterator[_Reads]:
-        with self.engine.connect() as conn:
+        with _database_errors(self.url), self.engine.connect() as conn:
             yield _Reads(conn, self._docs)
 
     @contextmanager
     def transaction(self) -> Iterator[_SqlTransaction]:
-        with self.engine.connect() as conn:
+        with _database_errors(self.url), self.engine.connect() as conn:
             conn.execution_options(juston_write=True)
             with conn.begin():
                 yield _SqlTransaction(_Reads(conn, self._docs, lock=True))
@@ -409,6 +423,16 @@ class _SqlTransaction(_StoreReads):
 
     def has_counter(self, sequence: str) -> bool:
         return self.conn.scalar(sql.select_counter, {"sequence": sequence}) is not None
+
+
+@contextmanager
+def _database_errors(url: str) -> Iterator[None]:
+    """The database's own failures as :class:`StorageError`, the original as its cause."""
+    try:
+        yield
+    except sa.exc.SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise StorageError(f"database {url}: {reason}") from exc
 
 
 def _engine(url: str) -> Engine:

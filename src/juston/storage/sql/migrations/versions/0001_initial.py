@@ -67,10 +67,11 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("seq", name="pk_documents"),
         sa.UniqueConstraint("number", name="uq_documents_number"),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_documents_account_id_seq", "documents", ["account_id", "seq"])
-    op.create_index("ix_documents_status", "documents", ["status"])
-    op.create_index("ix_documents_run_id", "documents", ["run_id"])
+    op.create_index("ix_documents_status_seq", "documents", ["status", "seq"])
+    op.create_index("ix_documents_run_id_seq", "documents", ["run_id", "seq"])
     op.create_table(
         "counters",
         sa.Column("sequence", sa.String(300), nullable=False),

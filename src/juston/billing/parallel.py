@@ -1,0 +1,91 @@
+"""Parallel invoice runs: worker processes bill batches of accounts side by side.
+
+The parent streams batches of accounts; each worker opens the same store through its
+URL (:meth:`~juston.storage.base.Shareable.share`), plans the batch and writes it in its
+own transaction, exactly as a run in one process does, and sends back only a tally
+(sending the documents costs more than writing them). At most two batches per worker
+are in flight, so memory stays flat. Workers are spawned, not forked: a
+forked child would inherit the parent's database connections, so a script that asks
+for workers needs the usual ``if __name__ == "__main__":`` guard.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any
+
+import attrs
+
+from ..model.parties import Account
+from ..plugins import Plugins
+from ..storage.base import Store
+from ..tax import TaxResolver
+from .batch import AccountFailure, Tally, bill_batch
+from .plan import RunOptions
+
+__all__ = ["bill_in_parallel"]
+
+
+@attrs.frozen(kw_only=True)
+class _Setup:
+    url: str
+    options: dict[str, Any]  # RunOptions fields: the options hold a per-process memo
+    tax: TaxResolver | None  # None: each worker asks its plugins, as the parent would
+    dry_run: bool
+    collect: bool
+
+
+# The one worker state of a worker process, set by _start.
+_worker: tuple[Store, Any, RunOptions, _Setup] | None = None
+
+
+def _start(setup: _Setup) -> None:
+    global _worker
+    store: Store = Plugins.load().open_store(setup.url)
+    company = store.company()
+    tax = setup.tax or Plugins.load().tax_provider(company)
+    _worker = (store, company, RunOptions(**setup.options, tax=tax), setup)
+
+
+def _bill(batch: list[Account]) -> tuple[Tally, list[AccountFailure]]:
+    assert _worker is not None, "the worker was not started"
+    store, company, options, setup = _worker
+    tally = Tally(setup.collect)
+    failures: list[AccountFailure] = []
+    bill_batch(store, company, batch, options, setup.dry_run, tally, failures)
+    return tally, failures
+
+
+def bill_in_parallel(
+    url: str,
+    options: RunOptions,
+    *,
+    tax: TaxResolver | None,
+    dry_run: bool,
+    collect: bool,
+    batches: Iterable[list[Account]],
+    workers: int,
+) -> Iterator[tuple[int, Tally, list[AccountFailure]]]:
+    """Bill *batches* of accounts in *workers* processes; yield each batch's size and tally."""
+    fields = {
+        f.name: getattr(options, f.name)
+        for f in attrs.fields(RunOptions)
+        if f.init and f.name != "tax"
+    }
+    setup = _Setup(url=url, options=fields, tax=tax, dry_run=dry_run, collect=collect)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start, initargs=(setup,)
+    ) as pool:
+        pending: deque[tuple[int, Future[tuple[Tally, list[AccountFailure]]]]] = deque()
+        for batch in batches:
+            pending.append((len(batch), pool.submit(_bill, batch)))
+            if len(pending) >= 2 * workers:
+                size, future = pending.popleft()
+                yield (size, *future.result())
+        while pending:
+            size, future = pending.popleft()
+            yield (size, *future.result())
