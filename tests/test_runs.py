@@ -485,3 +485,17 @@ def test_a_run_that_keeps_no_documents_still_counts_and_totals_them():
     assert lean.totals() == kept.totals() == by_hand
     assert finalize(store, collect=False) == []
     assert all(d.number for d in store.documents())
+
+
+def test_finalize_refuses_a_document_listed_twice_and_numbers_nothing():
+    from juston import ValidationError
+    from juston.testing import sample_store
+
+    store = sample_store(accounts=2)
+    first, second = invoice_run(store, date(2026, 2, 1)).documents
+    with pytest.raises(ValidationError, match="is listed twice"):
+        finalize(store, [first, second, first])
+    assert [d.number for d in finalize(store, [second, first])] == [
+        "INV-2026-00001",
+        "INV-2026-00002",
+    ]

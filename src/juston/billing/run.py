@@ -13,14 +13,15 @@ from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from itertools import islice
+from typing import TypeVar
 
 import attrs
 from dateutil.relativedelta import relativedelta
 
-from ..errors import CannotCancel, NotADraft, StorageError
+from ..errors import CannotCancel, NotADraft, StorageError, ValidationError
 from ..model.documents import Invoice, Term
 from ..model.numbering import Counter
-from ..model.parties import Account, Company
+from ..model.parties import Company
 from ..model.status import DocumentKind, DocumentStatus
 from ..plugins import Plugins
 from ..storage.base import Reader, Shareable, Store, Transaction
@@ -28,6 +29,8 @@ from ..tax import TaxResolver
 from .batch import AccountFailure, Tally, bill_batch
 from .parallel import bill_in_parallel
 from .plan import RunOptions, Split, group_billed, plan_account
+
+T = TypeVar("T")
 
 __all__ = [
     "AccountFailure",
@@ -69,7 +72,7 @@ class RunResult:
         return text
 
 
-def _batches(items: Iterable[Account], size: int) -> Iterator[list[Account]]:
+def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
@@ -218,12 +221,39 @@ def _ids(documents: Iterable[Invoice | str]) -> list[str]:
     return ids
 
 
-def _draw_number(tx: Transaction, document: Invoice, day: date) -> str:
+def _sequence(document: Invoice, day: date) -> tuple[Counter, str]:
     counter: Counter = document.seller.numbering.counter_for(document.kind)
-    sequence = f"{document.seller.id}/{counter.series}/{counter.bucket(day)}"
-    if counter.start and not tx.has_counter(sequence):
-        tx.set_counter(sequence, counter.start)
-    return counter.format(tx.next_number(sequence), day, account_id=document.account_id)
+    return counter, f"{document.seller.id}/{counter.series}/{counter.bucket(day)}"
+
+
+def _draw_numbers(tx: Transaction, documents: list[Invoice], days: list[date]) -> list[str]:
+    """Numbers for *documents* (finalized on *days*), drawn in their order.
+
+    Each counter is advanced once for all the documents that use it: the numbers are
+    the same as drawing one at a time, with one statement per counter instead of one
+    per document.
+    """
+    uses: dict[str, list[int]] = {}
+    counters: list[Counter] = []
+    for index, (document, day) in enumerate(zip(documents, days, strict=True)):
+        counter, sequence = _sequence(document, day)
+        counters.append(counter)
+        uses.setdefault(sequence, []).append(index)
+    numbers: list[str] = [""] * len(documents)
+    for sequence, indexes in uses.items():
+        counter = counters[indexes[0]]
+        if counter.start and not tx.has_counter(sequence):
+            tx.set_counter(sequence, counter.start)
+        drawn = tx.next_numbers(sequence, len(indexes))
+        for index, value in zip(indexes, drawn, strict=True):
+            numbers[index] = counter.format(
+                value, days[index], account_id=documents[index].account_id
+            )
+    return numbers
+
+
+def _draw_number(tx: Transaction, document: Invoice, day: date) -> str:
+    return _draw_numbers(tx, [document], [day])[0]
 
 
 def finalize(
@@ -246,22 +276,33 @@ def finalize(
         if documents is None:
             drafts: Iterable[Invoice] = tx.documents(status=DocumentStatus.DRAFT)
         else:
-            drafts = [tx.document(document_id) for document_id in _ids(documents)]
-        finalized = []
-        for document in drafts:
-            if document.status is not DocumentStatus.DRAFT:
-                raise NotADraft(f"document {document.id}: is {document.status.value}, not a draft")
-            day = invoice_date or document.invoice_date
-            final = attrs.evolve(
-                document,
-                status=DocumentStatus.OPEN,
-                number=_draw_number(tx, document, day),
-                invoice_date=day,
-                due_date=document.payment_terms.due_date(day),
-            )
-            tx.replace_document(final)
+            ids = _ids(documents)
+            if len(set(ids)) < len(ids):
+                twice = next(i for n, i in enumerate(ids) if i in ids[:n])
+                raise ValidationError("documents", twice, "is listed twice; each gets one number")
+            drafts = [tx.document(document_id) for document_id in ids]
+        finalized: list[Invoice] = []
+        for chunk in _batches(drafts, 500):
+            for document in chunk:
+                if document.status is not DocumentStatus.DRAFT:
+                    raise NotADraft(
+                        f"document {document.id}: is {document.status.value}, not a draft"
+                    )
+            days = [invoice_date or document.invoice_date for document in chunk]
+            numbers = _draw_numbers(tx, chunk, days)
+            finals = [
+                attrs.evolve(
+                    document,
+                    status=DocumentStatus.OPEN,
+                    number=number,
+                    invoice_date=day,
+                    due_date=document.payment_terms.due_date(day),
+                )
+                for document, number, day in zip(chunk, numbers, days, strict=True)
+            ]
+            tx.replace_documents(finals)
             if collect:
-                finalized.append(final)
+                finalized.extend(finals)
     return finalized
 
 

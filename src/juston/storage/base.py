@@ -104,10 +104,18 @@ class Transaction(Reader, Protocol):
         """Replace a stored document with the same id."""
         ...
 
+    def replace_documents(self, documents: Sequence[Invoice]) -> None:
+        """:meth:`replace_document` for many documents."""
+        ...
+
     def delete_document(self, document_id: str) -> None: ...
 
     def next_number(self, sequence: str) -> int:
         """Advance the counter *sequence* (created at 0) and return its new value."""
+        ...
+
+    def next_numbers(self, sequence: str, count: int) -> range:
+        """Advance the counter *sequence* by *count* at once and return the new values."""
         ...
 
     def set_counter(self, sequence: str, value: int) -> None:

@@ -227,14 +227,21 @@ class _MemoryTransaction(_Reads):
         self.document(document.id)  # must exist
         self._documents[document.id] = document
 
+    def replace_documents(self, documents: Sequence[Invoice]) -> None:
+        for document in documents:
+            self.replace_document(document)
+
     def delete_document(self, document_id: str) -> None:
         self.document(document_id)
         self._documents[document_id] = _DELETED
 
     def next_number(self, sequence: str) -> int:
-        value = self._counters.get(sequence, self._state.counters.get(sequence, 0)) + 1
-        self._counters[sequence] = value
-        return value
+        return self.next_numbers(sequence, 1)[0]
+
+    def next_numbers(self, sequence: str, count: int) -> range:
+        last = self._counters.get(sequence, self._state.counters.get(sequence, 0))
+        self._counters[sequence] = last + count
+        return range(last + 1, last + count + 1)
 
     def set_counter(self, sequence: str, value: int) -> None:
         self._counters[sequence] = value

@@ -49,7 +49,7 @@ select_counter = sa.select(counters.c.value).where(counters.c.sequence == sa.bin
 advance_counter = (
     sa.update(counters)
     .where(counters.c.sequence == sa.bindparam("_sequence"))
-    .values(value=counters.c.value + 1)
+    .values(value=counters.c.value + sa.bindparam("count"))
     .returning(counters.c.value)
 )
 

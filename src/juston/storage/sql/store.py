@@ -406,16 +406,32 @@ class _SqlTransaction(_StoreReads):
         if seq is None or self.conn.execute(sql.update_document, row).rowcount != 1:
             raise NotFound(f"document: {document.id!r} does not exist")
 
+    def replace_documents(self, documents: Sequence[Invoice]) -> None:
+        rows = [{"_seq": _seq(d.id or ""), **self.r.docs.row(d)} for d in documents]
+        missing = [d.id for d, row in zip(documents, rows, strict=True) if row["_seq"] is None]
+        if missing or not rows:
+            if missing:
+                raise NotFound(f"document: {missing[0]!r} does not exist")
+            return
+        changed = self.conn.execute(sql.update_document, rows).rowcount
+        if changed != len(rows):  # one statement for all: which one is missing is unknown
+            raise NotFound(f"document: {len(rows) - changed} of those to replace do not exist")
+
     def delete_document(self, document_id: str) -> None:
         seq = _seq(document_id)
         if seq is None or self.conn.execute(sql.delete_document, {"_seq": seq}).rowcount != 1:
             raise NotFound(f"document: {document_id!r} does not exist")
 
     def next_number(self, sequence: str) -> int:
+        return self.next_numbers(sequence, 1)[0]
+
+    def next_numbers(self, sequence: str, count: int) -> range:
         if sequence not in self.counters:
             self.set_counter(sequence, 0)
         # The UPDATE locks the counter row until commit (PostgreSQL; SQLite locks the file).
-        return int(self.conn.execute(sql.advance_counter, {"_sequence": sequence}).scalar_one())
+        params = {"_sequence": sequence, "count": count}
+        last = int(self.conn.execute(sql.advance_counter, params).scalar_one())
+        return range(last - count + 1, last + 1)
 
     def set_counter(self, sequence: str, value: int) -> None:
         self.conn.execute(sql.insert_counter(self.dialect), {"sequence": sequence, "value": value})
