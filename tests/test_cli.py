@@ -511,7 +511,6 @@ def test_populate_writes_the_same_data_as_sample_store() -> None:
 def test_the_commands_on_a_real_sqlite_database(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("juston.storage.sql")
     monkeypatch.chdir(tmp_path)
     demo = invoke("demo", "--accounts", "5", "--months", "2")
     assert demo.exit_code == 0, demo.output

@@ -40,7 +40,7 @@ class Reader(Protocol):
         ...
 
     def accounts(self, ids: Collection[str] | None = None) -> Iterator[Account]:
-        """All accounts (or those with *ids*), ordered by id."""
+        """All accounts (or those with *ids*; an unknown one is NotFound), ordered by id."""
         ...
 
     def count_accounts(self) -> int:
@@ -93,7 +93,8 @@ class Transaction(Reader, Protocol):
         ...
 
     def add_document(self, document: Invoice) -> Invoice:
-        """Store a new document and return it with its id assigned."""
+        """Store a new document and return it with a new id of the store's (any id it has is
+        replaced; an id is never given out again, not even after a delete)."""
         ...
 
     def add_documents(self, documents: Sequence[Invoice]) -> list[Invoice]:

@@ -1,0 +1,927 @@
+"""The storage conformance kit: the :class:`~juston.Store` contract as pytest tests.
+
+A backend author subclasses :class:`StoreConformance` in a test module and provides a
+``make_store`` fixture that returns a callable making a new, empty store (no company)
+on each call::
+
+    import pytest
+    from juston.testing.conformance import StoreConformance
+    from mypackage import MyStore
+
+    class TestMyStore(StoreConformance):
+        @pytest.fixture
+        def make_store(self, tmp_path):
+            stores = []
+
+            def make():
+                stores.append(MyStore.open(f"mine://{tmp_path}/{len(stores)}"))
+                return stores[-1]
+
+            yield make
+            for store in stores:
+                store.close()
+
+Every ``test_*`` method then runs against the backend. The class name does not start
+with ``Test``, so pytest does not collect the kit itself.
+
+What "conforms" means: everything round-trips *exactly* (``==`` on the attrs values, and
+every ``Decimal`` keeps its exponent: ``Decimal("25.00")`` does not come back as
+``Decimal("25")``); reads come back in the documented order; a transaction that raises
+writes nothing; and a billing cycle (runs, finalizing, re-running, cancelling) gives the
+same documents as on :class:`~juston.MemoryStore`. The data is small (five accounts), so
+the kit runs in seconds.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+from collections import Counter as Multiset
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import cast
+
+import attrs
+import pytest
+from moneyed import Currency, Money
+
+import juston
+from juston import (
+    Account,
+    Company,
+    DocumentKind,
+    DocumentStatus,
+    Invoice,
+    MemoryStore,
+    NotFound,
+    Store,
+    Subscription,
+    Term,
+)
+from juston.storage.base import Reader
+
+from .sample import sample_accounts, sample_company
+
+__all__ = ["StoreConformance", "billing_cycle", "copy_master_data", "fingerprint"]
+
+
+# --- exact comparison ------------------------------------------------------------------
+
+
+def fingerprint(value: object) -> list[tuple[str, str]]:
+    """Every leaf of *value* as ``(path, exact text)``, for comparisons ``==`` is too lax for.
+
+    ``Decimal("1.0") == Decimal("1.00")``, ``(1,) != [1]`` only by type, and attrs fields
+    declared ``eq=False`` are not compared at all; here each leaf is written out with its
+    type and, for decimals, its exponent. Comparing two lists shows the path of the first
+    difference.
+
+        >>> fingerprint(juston.money("25.00", "EUR"))
+        [('', 'Money 25.00 EUR')]
+    """
+    leaves: list[tuple[str, str]] = []
+    _collect(value, "", leaves)
+    return leaves
+
+
+def _collect(value: object, path: str, leaves: list[tuple[str, str]]) -> None:
+    kind = type(value).__qualname__
+    if attrs.has(type(value)):
+        leaves.append((path, kind))
+        for field in attrs.fields(cast("type[attrs.AttrsInstance]", type(value))):
+            _collect(getattr(value, field.name), f"{path}.{field.name}", leaves)
+    elif isinstance(value, (tuple, list)):
+        leaves.append((path, f"{kind}[{len(value)}]"))
+        for n, item in enumerate(value):
+            _collect(item, f"{path}[{n}]", leaves)
+    elif isinstance(value, dict):
+        leaves.append((path, f"{kind}[{len(value)}]"))
+        for key in sorted(value, key=repr):
+            _collect(value[key], f"{path}[{key!r}]", leaves)
+    elif isinstance(value, Money):
+        leaves.append((path, f"Money {value.amount} {value.currency.code}"))
+    elif isinstance(value, Currency):
+        leaves.append((path, f"Currency {value.code}"))
+    elif isinstance(value, enum.Enum):
+        leaves.append((path, f"{kind}.{value.name}"))
+    else:
+        # str() of a Decimal keeps its exponent; repr of dates, str, int, bool, None is exact.
+        text = str(value) if isinstance(value, Decimal) else repr(value)
+        leaves.append((path, f"{kind} {text}"))
+
+
+def _assert_exact(loaded: object, original: object) -> None:
+    assert loaded == original
+    assert fingerprint(loaded) == fingerprint(original)
+
+
+# --- data --------------------------------------------------------------------------------
+
+
+def _eur(amount: str) -> Money:
+    return juston.money(amount, "EUR")
+
+
+def _rich_accounts() -> list[tuple[Account, Subscription]]:
+    """Two accounts whose subscriptions use every price model, discounts and changes.
+
+    ``C9000001`` is an Austrian business (reverse charge, VAT category AE) billed monthly;
+    ``C9000002`` a German consumer billed quarterly in advance, whose subscription the
+    billing cycle ends early so that the next run makes a credit.
+    """
+    company = sample_company()
+    business = Account(
+        id="C9000001",
+        name="Donaublick GmbH",
+        billing_address=juston.Address(
+            street="Graben 21", postcode="1010", city="Wien", country="AT"
+        ),
+        legal_address=juston.Address(
+            street="Herrengasse 3", postcode="8010", city="Graz", country="AT", line2="2. Stock"
+        ),
+        currency="EUR",
+        language="de",
+        vat_id="ATU13585627",
+        email="rechnung@donaublick.example",
+        payment_terms="30d",
+    )
+    consumer = Account(
+        id="C9000002",
+        name="Jana Krüger",
+        billing_address=juston.Address(
+            street="Hohe Straße 7", postcode="50667", city="Köln", country="DE"
+        ),
+        currency="EUR",
+        language="de",
+    )
+    tiers = [
+        juston.Tier(10, _eur("2.50")),
+        juston.Tier(Decimal("20.5"), _eur("2.4"), flat=_eur("5.00")),
+        juston.Tier(None, _eur("2.3000")),
+    ]
+    platform = juston.Product(code="PLATFORM", name="Platform", unit_code="MON", supply="digital")
+    seats = juston.Product(code="SEATS", name="User seats", supply="digital")
+    storage = juston.Product(code="STORAGE", name="Storage (GB)", unit_code="E34")
+    sms = juston.Product(code="SMS", name="SMS bundle", supply="digital")
+    support = juston.Product(code="SUPPORT", name="Support")
+    ebook = juston.Product(code="EBOOK", name="Handbook", tax_class="reduced", supply="digital")
+    monthly_items = [
+        juston.Item(id="platform", product=platform, price=juston.Flat(_eur("49.00")), quantity=1),
+        juston.Item(
+            id="seats",
+            product=seats,
+            price=juston.PerUnit(_eur("12.495")),
+            quantity=Decimal("7"),
+            billing_type=juston.BillingType.RECURRING_PRORATED,
+            discount=juston.Discount(percent=Decimal("12.5"), end=date(2026, 3, 1)),
+        ).change_quantity(date(2026, 1, 17), Decimal("9.0")),
+        juston.Item(
+            id="storage",
+            product=storage,
+            price=juston.Graduated(tiers),
+            quantity=Decimal("25.25"),
+            billing_type=juston.BillingType.RECURRING_PRORATED_AVERAGE,
+        ),
+        juston.Item(
+            id="sms",
+            product=sms,
+            price=juston.Package(_eur("30.00"), 100),
+            quantity=250,
+            practice=juston.Practice.ARREARS,
+            discount=juston.Discount(amount=_eur("1.50")),
+        ),
+        juston.Item(
+            id="support",
+            product=support,
+            price=juston.Percentage(Decimal("12.5"), "EUR"),
+            quantity=1,
+            description="Premium support, 12.5 % of the platform fees",
+        ),
+        juston.Item(
+            id="minimum", product=support, price=juston.MinimumFee(_eur("500")), quantity=1
+        ),
+    ]
+    quarterly_items = [
+        juston.Item(
+            id="seats",
+            product=seats,
+            price=juston.PriceSchedule(
+                [
+                    (date(2026, 1, 1), juston.Volume(tiers)),
+                    (date(2026, 2, 1), juston.PerUnit(_eur("3.10"))),
+                ]
+            ),
+            quantity=12,
+            billing_type=juston.BillingType.RECURRING_PRORATED,
+            tax_date=juston.TaxDate.END_OF_SERVICE_PERIOD,
+        ).change_price(date(2026, 3, 1), juston.PerUnit(_eur("3.25"))),
+        juston.Item(
+            id="ebook",
+            product=ebook,
+            price=juston.PerUnit(_eur("19.90")),
+            quantity=1,
+            billing_type=juston.BillingType.ONE_TIME,
+        ),
+    ]
+    return [
+        (
+            business,
+            Subscription(
+                number="S9000001",
+                account_id=business.id,
+                start=date(2026, 1, 1),
+                billing_period="1m",
+                alignment=juston.Alignment.CALENDAR,
+                items=monthly_items,
+                payment_terms=company.payment_terms,
+            ),
+        ),
+        (
+            consumer,
+            Subscription(
+                number="S9000002",
+                account_id=consumer.id,
+                start=date(2026, 1, 1),
+                billing_period=juston.BillingPeriod(3, juston.Unit.MONTH),
+                alignment=juston.Alignment.CALENDAR,
+                items=quarterly_items,
+                currency="EUR",
+            ),
+        ),
+    ]
+
+
+@functools.cache
+def _master_data() -> tuple[Company, tuple[Account, ...], tuple[Subscription, ...]]:
+    # Values are frozen, so one set serves every test; built once per process.
+    company = attrs.evolve(
+        sample_company(),
+        numbering=juston.Numbering(
+            cancellation=juston.Counter(
+                series="cancellation", pattern="STO-[Year]-{0000}", start=1000
+            )
+        ),
+        payment_terms="14d eom",
+    )
+    pairs = [*sample_accounts(3, seed=4), *_rich_accounts()]
+    return company, tuple(a for a, _ in pairs), tuple(s for _, s in pairs)
+
+
+def _master_store() -> MemoryStore:
+    company, accounts, subscriptions = _master_data()
+    store = MemoryStore()
+    with store.transaction() as tx:
+        tx.put_company(company)
+        for account in accounts:
+            tx.put_account(account)
+        for subscription in subscriptions:
+            tx.put_subscription(subscription)
+    return store
+
+
+def copy_master_data(source: Reader, target: Store) -> None:
+    """Copy the company, accounts and subscriptions of *source* into *target* (one transaction)."""
+    with target.transaction() as tx:
+        tx.put_company(source.company())
+        for account in source.accounts():
+            tx.put_account(account)
+            for subscription in source.subscriptions(account.id):
+                tx.put_subscription(subscription)
+
+
+def billing_cycle(store: Store) -> list[Invoice]:
+    """Three monthly runs with finalizing, re-runs, a cancellation and an ended subscription.
+
+    Runs on 1 January, 1 February and 1 March 2026, each finalized and each repeated
+    (which must bill nothing); the consumer's quarterly subscription ends on 1 February
+    (a credit in March) and the first invoice is cancelled on 5 February (billed again in
+    March). Returns every document of the store, in the order added.
+    """
+    for day in (date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)):
+        result = juston.invoice_run(store, day)
+        assert not result.failures, result.failures
+        juston.finalize(store, result.documents)
+        again = juston.invoice_run(store, day)
+        assert again.documents == (), f"the re-run on {day} billed again: {again}"
+        if day.month == 1:
+            with store.transaction() as tx:
+                (quarterly,) = tx.subscriptions("C9000002")
+                tx.put_subscription(quarterly.cancel(date(2026, 2, 1)))
+        if day.month == 2:
+            first = next(store.documents())
+            juston.cancel(store, first, cancellation_date=date(2026, 2, 5))
+    return list(store.documents())
+
+
+@functools.cache
+def _billed_documents() -> tuple[Invoice, ...]:
+    """Real documents from a billing cycle on a memory store: every kind and status."""
+    documents = tuple(billing_cycle(_master_store()))
+    seen = {(d.kind, d.status) for d in documents}
+    # Guard against the sample data changing under the kit: these must all be covered.
+    assert (DocumentKind.INVOICE, DocumentStatus.OPEN) in seen, seen
+    assert (DocumentKind.INVOICE, DocumentStatus.CANCELLED) in seen, seen
+    assert (DocumentKind.CREDIT, DocumentStatus.OPEN) in seen, seen
+    assert (DocumentKind.CANCELLATION, DocumentStatus.SETTLED) in seen, seen
+    assert any(s.category == "AE" for d in documents for s in d.tax_breakdown)
+    assert any(line.discount_amount for d in documents for line in d.lines)
+    return documents
+
+
+def _draft(document: Invoice) -> Invoice:
+    """*document* as an unsaved draft (what an invoice run hands to ``add_document``)."""
+    return attrs.evolve(
+        document,
+        id=None,
+        status=DocumentStatus.DRAFT,
+        number=None,
+        cancels=None,
+        cancelled_by=None,
+    )
+
+
+def _comparable(documents: Sequence[Invoice]) -> list[Invoice]:
+    """*documents* with store-assigned ids and random run ids replaced by their positions."""
+    ids = {d.id: f"#{n}" for n, d in enumerate(documents)}
+    runs: dict[str | None, str | None] = {None: None}
+    for d in documents:
+        runs.setdefault(d.run_id, f"run {len(runs)}")
+    return [
+        attrs.evolve(
+            d,
+            id=ids[d.id],
+            run_id=runs[d.run_id],
+            cancels=ids.get(d.cancels) if d.cancels else None,
+            cancelled_by=ids.get(d.cancelled_by) if d.cancelled_by else None,
+        )
+        for d in documents
+    ]
+
+
+def _snapshot(store: Reader) -> list[tuple[str, str]]:
+    """Everything *store* holds except counters, as one fingerprint."""
+    try:
+        company: Company | None = store.company()
+    except NotFound:
+        company = None
+    accounts = list(store.accounts())
+    return fingerprint(
+        {
+            "company": company,
+            "accounts": accounts,
+            "count": store.count_accounts(),
+            "subscriptions": [list(store.subscriptions(a.id)) for a in accounts],
+            "documents": list(store.documents()),
+            "terms": [sorted(map(repr, store.billed_terms(a.id))) for a in accounts],
+        }
+    )
+
+
+def _ids(documents: Iterable[Invoice]) -> list[str | None]:
+    return [d.id for d in documents]
+
+
+def _terms(documents: Iterable[Invoice]) -> Multiset[Term]:
+    return Multiset(t for d in documents for t in d.terms())
+
+
+class _Boom(Exception):
+    """Raised inside a transaction to abort it."""
+
+
+MakeStore = Callable[[], Store]
+
+
+# --- the kit -----------------------------------------------------------------------------
+
+
+class StoreConformance:
+    """The storage contract as tests; subclass it and provide a ``make_store`` fixture."""
+
+    @pytest.fixture
+    def make_store(self) -> MakeStore:
+        """Override: return a callable that makes a new, empty store on each call."""
+        pytest.fail(
+            f"{type(self).__name__}: define a `make_store` fixture that returns a callable "
+            "making a new, empty store",
+            pytrace=False,
+        )
+
+    @pytest.fixture
+    def store(self, make_store: MakeStore) -> Store:
+        """A new, empty store."""
+        return make_store()
+
+    @pytest.fixture
+    def filled(self, make_store: MakeStore) -> Store:
+        """A new store with the company, five accounts and their subscriptions."""
+        store = make_store()
+        copy_master_data(_master_store(), store)
+        return store
+
+    @pytest.fixture
+    def billed(self, filled: Store) -> tuple[Store, list[Invoice]]:
+        """*filled* plus the billed documents added as drafts, with what add_document returned."""
+        with filled.transaction() as tx:
+            added = [tx.add_document(_draft(d)) for d in _billed_documents()]
+        return filled, added
+
+    # --- protocol ------------------------------------------------------------------------
+
+    def test_store_and_transaction_implement_the_protocols(self, store: Store) -> None:
+        assert isinstance(store, juston.Store)
+        with store.transaction() as tx:
+            assert isinstance(tx, juston.Transaction)
+
+    def test_a_new_store_is_empty(self, store: Store) -> None:
+        assert list(store.accounts()) == []
+        assert store.count_accounts() == 0
+        assert list(store.documents()) == []
+        assert list(store.subscriptions("C0000001")) == []
+        assert list(store.billed_terms("C0000001")) == []
+
+    # --- company -------------------------------------------------------------------------
+
+    def test_company_missing_is_not_found(self, store: Store) -> None:
+        with pytest.raises(NotFound):
+            store.company()
+
+    def test_company_round_trips_exactly(self, store: Store) -> None:
+        company = _master_data()[0]
+        with store.transaction() as tx:
+            tx.put_company(company)
+        _assert_exact(store.company(), company)
+
+    def test_put_company_again_replaces_it(self, store: Store) -> None:
+        company = _master_data()[0]
+        renamed = attrs.evolve(company, name="Nordwind Software AG", vat_id=None)
+        with store.transaction() as tx:
+            tx.put_company(company)
+        with store.transaction() as tx:
+            tx.put_company(renamed)
+        _assert_exact(store.company(), renamed)
+
+    # --- accounts ------------------------------------------------------------------------
+
+    def test_accounts_round_trip_exactly(self, filled: Store) -> None:
+        for account in _master_data()[1]:
+            _assert_exact(filled.account(account.id), account)
+
+    def test_account_missing_is_not_found(self, filled: Store) -> None:
+        with pytest.raises(NotFound, match="C-404"):
+            filled.account("C-404")
+
+    def test_accounts_are_ordered_by_id(self, store: Store) -> None:
+        accounts = sorted(_master_data()[1], key=lambda a: a.id)
+        with store.transaction() as tx:
+            for account in [accounts[2], accounts[4], accounts[0], accounts[3], accounts[1]]:
+                tx.put_account(account)
+        assert [a.id for a in store.accounts()] == [a.id for a in accounts]
+
+    def test_accounts_filtered_by_ids_are_ordered_by_id(self, filled: Store) -> None:
+        assert [a.id for a in filled.accounts(["C9000002", "C0000001", "C0000003"])] == [
+            "C0000001",
+            "C0000003",
+            "C9000002",
+        ]
+        assert [a.id for a in filled.accounts({"C9000001"})] == ["C9000001"]
+        assert list(filled.accounts([])) == []
+
+    def test_accounts_with_an_unknown_id_is_not_found(self, filled: Store) -> None:
+        # An invoice run for a mistyped account must fail, not silently bill nothing.
+        with pytest.raises(NotFound, match="C-404"):
+            list(filled.accounts(["C0000001", "C-404"]))
+
+    def test_count_accounts(self, store: Store) -> None:
+        assert store.count_accounts() == 0
+        copy_master_data(_master_store(), store)
+        assert store.count_accounts() == len(_master_data()[1])
+
+    def test_put_account_again_replaces_it(self, filled: Store) -> None:
+        account = filled.account("C9000001")
+        changed = attrs.evolve(account, name="Donaublick AG", email=None, vat_id="ATU23456784")
+        with filled.transaction() as tx:
+            tx.put_account(changed)
+        _assert_exact(filled.account("C9000001"), changed)
+        assert filled.count_accounts() == len(_master_data()[1])
+
+    # --- subscriptions -------------------------------------------------------------------
+
+    def test_subscriptions_round_trip_exactly(self, filled: Store) -> None:
+        for subscription in _master_data()[2]:
+            (loaded,) = filled.subscriptions(subscription.account_id)
+            _assert_exact(loaded, subscription)
+
+    def test_subscriptions_are_ordered_by_number(self, filled: Store) -> None:
+        (base,) = filled.subscriptions("C9000001")
+        numbers = ["S9000001-C", "S9000001-A", "S9000001-B"]
+        with filled.transaction() as tx:
+            for number in numbers:
+                tx.put_subscription(attrs.evolve(base, number=number))
+        assert [s.number for s in filled.subscriptions("C9000001")] == [
+            "S9000001",
+            "S9000001-A",
+            "S9000001-B",
+            "S9000001-C",
+        ]
+        # Other accounts' subscriptions are not mixed in.
+        assert [s.number for s in filled.subscriptions("C9000002")] == ["S9000002"]
+
+    def test_put_subscription_again_replaces_it(self, filled: Store) -> None:
+        (subscription,) = filled.subscriptions("C9000002")
+        ended = subscription.cancel(date(2026, 2, 1))
+        with filled.transaction() as tx:
+            tx.put_subscription(ended)
+        (loaded,) = filled.subscriptions("C9000002")
+        _assert_exact(loaded, ended)
+
+    def test_put_subscription_for_a_missing_account_is_not_found(self, filled: Store) -> None:
+        (subscription,) = filled.subscriptions("C9000002")
+        orphan = attrs.evolve(subscription, number="S-404", account_id="C-404")
+        with pytest.raises(NotFound), filled.transaction() as tx:
+            tx.put_subscription(orphan)
+        assert list(filled.subscriptions("C-404")) == []
+
+    def test_subscriptions_of_many_accounts(self, filled: Store) -> None:
+        with filled.transaction() as tx:
+            (base,) = tx.subscriptions("C9000001")
+            tx.put_subscription(attrs.evolve(base, number="S9000001-B"))
+            tx.put_subscription(attrs.evolve(base, number="S9000001-A"))
+            tx.put_account(attrs.evolve(tx.account("C0000001"), id="C0000000"))
+        ids = ["C9000001", "C0000000", "C0000002"]
+        got = filled.subscriptions_of(ids)
+        # A key for every id asked for, also for an account without subscriptions.
+        assert sorted(got) == sorted(ids)
+        for account_id in ids:
+            assert list(got[account_id]) == list(filled.subscriptions(account_id)), account_id
+        assert [s.number for s in got["C9000001"]] == ["S9000001", "S9000001-A", "S9000001-B"]
+        assert list(got["C0000000"]) == []
+        assert dict(filled.subscriptions_of([])) == {}
+
+    # --- documents -----------------------------------------------------------------------
+
+    def test_documents_round_trip_exactly(self, billed: tuple[Store, list[Invoice]]) -> None:
+        store, added = billed
+        for original, stored in zip(_billed_documents(), added, strict=True):
+            expected = attrs.evolve(_draft(original), id=stored.id)
+            _assert_exact(stored, expected)
+            _assert_exact(store.document(stored.id or ""), expected)
+
+    def test_finalized_documents_round_trip_exactly(self, filled: Store) -> None:
+        # As stored by finalize/cancel: numbers, statuses and links between documents.
+        originals = _billed_documents()
+        with filled.transaction() as tx:
+            stored = [tx.add_document(attrs.evolve(d, id=None)) for d in originals]
+        for original, document in zip(originals, stored, strict=True):
+            _assert_exact(
+                filled.document(document.id or ""), attrs.evolve(original, id=document.id)
+            )
+
+    def test_add_document_assigns_new_unique_ids(self, filled: Store) -> None:
+        documents = [_draft(d) for d in _billed_documents()]
+        with filled.transaction() as tx:
+            first = [tx.add_document(d) for d in documents[:3]]
+        with filled.transaction() as tx:
+            second = [tx.add_document(d) for d in documents[:3]]  # the same ones again
+        ids = _ids(first + second)
+        assert None not in ids
+        assert len(set(ids)) == len(ids)
+        for document, stored in zip(documents[:3] * 2, first + second, strict=True):
+            assert stored == attrs.evolve(document, id=stored.id)
+        # An id the caller sets is not kept: the store assigns ids.
+        with filled.transaction() as tx:
+            forced = tx.add_document(attrs.evolve(documents[0], id=ids[0]))
+        assert forced.id not in ids
+
+    def test_add_documents_adds_in_order(self, filled: Store) -> None:
+        documents = [_draft(d) for d in reversed(_billed_documents())]
+        with filled.transaction() as tx:
+            one = tx.add_document(documents[0])
+            many = tx.add_documents(documents[1:])
+            assert list(tx.add_documents([])) == []
+            assert _ids(tx.documents()) == _ids([one, *many])
+        ids = _ids([one, *many])
+        assert None not in ids
+        assert len(set(ids)) == len(ids)
+        for document, stored in zip(documents, [one, *many], strict=True):
+            _assert_exact(stored, attrs.evolve(document, id=stored.id))
+            _assert_exact(filled.document(stored.id or ""), stored)
+        assert _ids(filled.documents()) == ids
+
+    def test_ids_are_not_reused_after_a_delete(self, filled: Store) -> None:
+        # An id may have been shown or sent (a draft's link): it must never name another
+        # document, even after the document with the highest id is deleted.
+        document = _draft(_billed_documents()[0])
+        with filled.transaction() as tx:
+            tx.add_document(document)
+            last = tx.add_document(document)
+        with filled.transaction() as tx:
+            tx.delete_document(last.id or "")
+        with filled.transaction() as tx:
+            new = tx.add_document(document)
+        assert new.id != last.id, f"the id {last.id} of a deleted document was given again"
+
+    def test_document_missing_is_not_found(self, billed: tuple[Store, list[Invoice]]) -> None:
+        store, _ = billed
+        with pytest.raises(NotFound):
+            store.document("D-404")
+
+    def test_documents_keep_insertion_order(self, filled: Store) -> None:
+        # Not by id, account or number: the reverse of the run's order, across transactions.
+        documents = [_draft(d) for d in reversed(_billed_documents())]
+        added = []
+        for chunk in (documents[:4], documents[4:]):
+            with filled.transaction() as tx:
+                added += [tx.add_document(d) for d in chunk]
+        assert _ids(filled.documents()) == _ids(added)
+
+    def test_documents_filtered(self, filled: Store) -> None:
+        originals = list(_billed_documents())
+        with filled.transaction() as tx:
+            added = [tx.add_document(attrs.evolve(d, id=None)) for d in reversed(originals)]
+        run_id = next(d.run_id for d in added if d.run_id is not None)
+        filters: list[dict[str, str | DocumentStatus]] = [
+            {"account_id": "C9000001"},
+            {"account_id": "C0000002"},
+            {"status": DocumentStatus.OPEN},
+            {"status": DocumentStatus.DRAFT},
+            {"status": DocumentStatus.SETTLED},
+            {"run_id": run_id},
+            {"account_id": "C9000002", "status": DocumentStatus.OPEN},
+            {"account_id": "C9000001", "run_id": run_id},
+            {"account_id": "C-404"},
+        ]
+        for where in filters:
+            expected = [
+                d
+                for d in added
+                if d.account_id == where.get("account_id", d.account_id)
+                and d.status is where.get("status", d.status)
+                and d.run_id == where.get("run_id", d.run_id)
+            ]
+            got = list(filled.documents(**where))  # type: ignore[arg-type]
+            assert _ids(got) == _ids(expected), where
+            assert got == expected, where
+        assert list(filled.documents(status=DocumentStatus.DRAFT)) == []
+
+    def test_replace_document(self, billed: tuple[Store, list[Invoice]]) -> None:
+        store, added = billed
+        before = list(store.documents())
+        target = added[1]
+        final = attrs.evolve(
+            target,
+            status=DocumentStatus.OPEN,
+            number="INV-2026-00042",
+            invoice_date=date(2026, 1, 3),
+            due_date=date(2026, 2, 2),
+        )
+        with store.transaction() as tx:
+            tx.replace_document(final)
+        _assert_exact(store.document(target.id or ""), final)
+        # Same place in the order; nothing else changed.
+        assert list(store.documents()) == [final if d.id == target.id else d for d in before]
+        assert [d.id for d in store.documents(status=DocumentStatus.OPEN)] == [target.id]
+
+    def test_replace_documents_replaces_each(self, billed: tuple[Store, list[Invoice]]) -> None:
+        store, added = billed
+        finals = [
+            attrs.evolve(d, status=DocumentStatus.OPEN, number=f"INV-2026-{n:05d}")
+            for n, d in enumerate(added[:2], start=1)
+        ]
+        with store.transaction() as tx:
+            tx.replace_documents(finals)
+            tx.replace_documents([])
+        for final in finals:
+            _assert_exact(store.document(final.id or ""), final)
+        assert _ids(store.documents(status=DocumentStatus.OPEN)) == _ids(finals)
+        with pytest.raises(NotFound), store.transaction() as tx:
+            tx.replace_documents([finals[0], attrs.evolve(finals[1], id="D-404")])
+        _assert_exact(store.document(finals[0].id or ""), finals[0])
+
+    def test_replace_missing_document_is_not_found(
+        self, billed: tuple[Store, list[Invoice]]
+    ) -> None:
+        store, added = billed
+        with pytest.raises(NotFound), store.transaction() as tx:
+            tx.replace_document(attrs.evolve(added[0], id="D-404"))
+
+    def test_delete_document(self, billed: tuple[Store, list[Invoice]]) -> None:
+        store, added = billed
+        gone = added[0]
+        with store.transaction() as tx:
+            tx.delete_document(gone.id or "")
+        with pytest.raises(NotFound):
+            store.document(gone.id or "")
+        assert _ids(store.documents()) == _ids(added[1:])
+        remaining = [d for d in added[1:] if d.account_id == gone.account_id]
+        assert Multiset(store.billed_terms(gone.account_id)) == _terms(remaining)
+
+    def test_delete_missing_document_is_not_found(
+        self, billed: tuple[Store, list[Invoice]]
+    ) -> None:
+        store, _ = billed
+        with pytest.raises(NotFound), store.transaction() as tx:
+            tx.delete_document("D-404")
+        assert len(list(store.documents())) == len(_billed_documents())
+
+    def test_billed_terms_are_those_of_all_the_accounts_documents(
+        self, billed: tuple[Store, list[Invoice]]
+    ) -> None:
+        store, added = billed
+        for account in store.accounts():
+            expected = _terms(d for d in added if d.account_id == account.id)
+            # Drafts, cancelled invoices and cancellations (negated terms) all count.
+            assert Multiset(store.billed_terms(account.id)) == expected, account.id
+        assert any(t.count < 0 for t in store.billed_terms("C9000002"))
+        assert list(store.billed_terms("C-404")) == []
+
+    def test_billed_terms_of_many_accounts(self, billed: tuple[Store, list[Invoice]]) -> None:
+        store, _ = billed
+        ids = ["C9000002", "C0000001", "C-404"]
+        got = store.billed_terms_of(ids)
+        assert sorted(got) == sorted(ids)
+        for account_id in ids:
+            assert Multiset(got[account_id]) == Multiset(store.billed_terms(account_id))
+        assert list(got["C-404"]) == []
+        assert dict(store.billed_terms_of([])) == {}
+
+    # --- counters ------------------------------------------------------------------------
+
+    def test_next_number_starts_at_one_and_counts_up(self, store: Store) -> None:
+        with store.transaction() as tx:
+            assert [tx.next_number("nordwind/invoice/2026") for _ in range(3)] == [1, 2, 3]
+        with store.transaction() as tx:
+            assert tx.next_number("nordwind/invoice/2026") == 4
+
+    def test_next_numbers_advances_by_a_count_at_once(self, store: Store) -> None:
+        with store.transaction() as tx:
+            assert tx.next_number("nordwind/credit/2026") == 1
+            assert list(tx.next_numbers("nordwind/credit/2026", 3)) == [2, 3, 4]
+            assert list(tx.next_numbers("nordwind/invoice/2026", 2)) == [1, 2]
+        with store.transaction() as tx:
+            assert tx.next_number("nordwind/credit/2026") == 5
+
+    def test_set_counter_and_has_counter(self, store: Store) -> None:
+        with store.transaction() as tx:
+            assert not tx.has_counter("nordwind/cancellation/2026")
+            tx.set_counter("nordwind/cancellation/2026", 1000)
+            assert tx.has_counter("nordwind/cancellation/2026")
+            assert tx.next_number("nordwind/cancellation/2026") == 1001
+            assert not tx.has_counter("nordwind/invoice/2026")
+            tx.next_number("nordwind/invoice/2026")
+            assert tx.has_counter("nordwind/invoice/2026")
+        with store.transaction() as tx:
+            assert tx.has_counter("nordwind/cancellation/2026")
+            assert tx.has_counter("nordwind/invoice/2026")
+            assert tx.next_number("nordwind/cancellation/2026") == 1002
+
+    def test_counters_are_independent(self, store: Store) -> None:
+        sequences = ["nordwind/invoice/2026", "nordwind/invoice/2027", "nordwind/credit/2026"]
+        with store.transaction() as tx:
+            for n in range(1, 4):
+                for k, sequence in enumerate(sequences):
+                    for _ in range(k):
+                        tx.next_number(sequence)
+                    assert tx.next_number(sequence) == n * (k + 1)
+
+    # --- transactions --------------------------------------------------------------------
+
+    def test_reads_in_a_transaction_see_its_writes(self, store: Store) -> None:
+        company, accounts, subscriptions = _master_data()
+        document = _draft(_billed_documents()[0])
+        with store.transaction() as tx:
+            tx.put_company(company)
+            assert tx.company() == company
+            for account in reversed(accounts):
+                tx.put_account(account)
+            assert tx.account(accounts[0].id) == accounts[0]
+            assert [a.id for a in tx.accounts()] == sorted(a.id for a in accounts)
+            assert [a.id for a in tx.accounts([accounts[1].id])] == [accounts[1].id]
+            assert tx.count_accounts() == len(accounts)
+            tx.put_subscription(subscriptions[0])
+            assert list(tx.subscriptions(subscriptions[0].account_id)) == [subscriptions[0]]
+            batch = tx.subscriptions_of([subscriptions[0].account_id])
+            assert list(batch[subscriptions[0].account_id]) == [subscriptions[0]]
+            added = tx.add_document(document)
+            assert tx.document(added.id or "") == added
+            assert list(tx.documents()) == [added]
+            assert list(tx.documents(account_id=added.account_id)) == [added]
+            assert list(tx.documents(status=DocumentStatus.DRAFT, run_id=added.run_id)) == [added]
+            assert Multiset(tx.billed_terms(added.account_id)) == _terms([added])
+            assert Multiset(tx.billed_terms_of([added.account_id])[added.account_id]) == _terms(
+                [added]
+            )
+            final = attrs.evolve(added, status=DocumentStatus.OPEN, number="INV-1")
+            tx.replace_document(final)
+            assert tx.document(added.id or "") == final
+            assert list(tx.documents(status=DocumentStatus.DRAFT)) == []
+            tx.delete_document(added.id or "")
+            with pytest.raises(NotFound):
+                tx.document(added.id or "")
+            assert list(tx.documents()) == []
+            assert list(tx.billed_terms(added.account_id)) == []
+            assert tx.next_number("seq") == 1
+            assert tx.has_counter("seq")
+
+    def test_a_committed_transaction_is_visible_afterwards(self, store: Store) -> None:
+        company, accounts, subscriptions = _master_data()
+        document = _draft(_billed_documents()[0])
+        with store.transaction() as tx:
+            tx.put_company(company)
+            for account in accounts:
+                tx.put_account(account)
+            tx.put_subscription(subscriptions[0])
+            added = tx.add_document(document)
+            tx.next_number("seq")
+        assert store.company() == company
+        assert list(store.accounts()) == sorted(accounts, key=lambda a: a.id)
+        assert list(store.subscriptions(subscriptions[0].account_id)) == [subscriptions[0]]
+        assert list(store.documents()) == [added]
+        with store.transaction() as tx:
+            assert tx.next_number("seq") == 2
+
+    def test_a_failed_transaction_writes_nothing_and_reraises(
+        self, billed: tuple[Store, list[Invoice]]
+    ) -> None:
+        store, added = billed
+        with store.transaction() as tx:
+            for _ in range(3):
+                tx.next_number("nordwind/invoice/2026")
+        before = _snapshot(store)
+        company, accounts, subscriptions = _master_data()
+        boom = _Boom("abort")
+        with pytest.raises(_Boom) as raised, store.transaction() as tx:
+            tx.put_company(attrs.evolve(company, name="Changed GmbH"))
+            tx.put_account(attrs.evolve(accounts[0], name="Changed GmbH"))
+            new_account = attrs.evolve(accounts[0], id="C0000099")
+            tx.put_account(new_account)
+            tx.put_subscription(
+                attrs.evolve(subscriptions[0], number="S0000099", account_id="C0000099")
+            )
+            tx.put_subscription(subscriptions[-1].cancel(date(2026, 1, 15)))
+            tx.add_document(_draft(_billed_documents()[0]))
+            tx.add_documents([_draft(d) for d in _billed_documents()[:3]])
+            tx.replace_document(attrs.evolve(added[0], status=DocumentStatus.OPEN, number="X-1"))
+            tx.delete_document(added[1].id or "")
+            tx.next_number("nordwind/invoice/2026")
+            tx.next_number("nordwind/credit/2026")
+            tx.set_counter("nordwind/cancellation/2026", 1000)
+            raise boom
+        assert raised.value is boom
+        assert _snapshot(store) == before
+        with store.transaction() as tx:
+            assert tx.next_number("nordwind/invoice/2026") == 4
+            assert not tx.has_counter("nordwind/credit/2026")
+            assert not tx.has_counter("nordwind/cancellation/2026")
+
+    def test_a_failed_first_transaction_leaves_the_store_empty(self, store: Store) -> None:
+        company, accounts, subscriptions = _master_data()
+        with pytest.raises(_Boom), store.transaction() as tx:
+            tx.put_company(company)
+            tx.put_account(accounts[0])
+            tx.put_subscription(subscriptions[0])
+            assert tx.next_number("seq") == 1
+            raise _Boom
+        with pytest.raises(NotFound):
+            store.company()
+        assert store.count_accounts() == 0
+        assert list(store.subscriptions(accounts[0].id)) == []
+        with store.transaction() as tx:
+            assert not tx.has_counter("seq")
+            assert tx.next_number("seq") == 1
+
+    def test_a_store_works_after_a_failed_transaction(self, filled: Store) -> None:
+        with pytest.raises(_Boom), filled.transaction() as tx:
+            tx.next_number("seq")
+            tx.add_document(_draft(_billed_documents()[0]))
+            raise _Boom
+        with filled.transaction() as tx:
+            assert tx.next_number("seq") == 1
+            added = tx.add_document(_draft(_billed_documents()[0]))
+        assert list(filled.documents()) == [added]
+
+    def test_an_error_of_the_store_rolls_back_the_transaction(self, filled: Store) -> None:
+        # A NotFound raised by the store itself aborts like any other exception.
+        with pytest.raises(NotFound), filled.transaction() as tx:
+            tx.add_document(_draft(_billed_documents()[0]))
+            tx.next_number("seq")
+            tx.delete_document("D-404")
+        assert list(filled.documents()) == []
+        with filled.transaction() as tx:
+            assert not tx.has_counter("seq")
+
+    # --- billing end to end --------------------------------------------------------------
+
+    def test_a_billing_cycle_gives_the_same_documents_as_the_memory_store(
+        self, filled: Store
+    ) -> None:
+        expected = _comparable(_billed_documents())
+        got = _comparable(billing_cycle(filled))
+        assert [(d.number, d.kind, d.status, d.total) for d in got] == [
+            (d.number, d.kind, d.status, d.total) for d in expected
+        ]
+        assert fingerprint(got) == fingerprint(expected)
+        # Re-running any of the dates bills nothing twice.
+        for day in (date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)):
+            assert juston.invoice_run(filled, day).documents == ()
