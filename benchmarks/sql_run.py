@@ -3,8 +3,9 @@
 N accounts with one subscription of three items of mixed price models each (from
 :func:`juston.testing.sample_accounts`) are written to a fresh database before the clock
 starts. The timed section is one :func:`juston.invoice_run` (drafts stored, default batch
-size) followed by one :func:`juston.finalize` of all drafts, both with ``collect=False`` so
-nothing grows with N but the database. The rate is documents per second over both.
+size, ``--workers`` processes) followed by one :func:`juston.finalize` of all drafts, both
+with ``collect=False`` so nothing grows with N but the database. The rate is documents per
+second over both.
 
 For PostgreSQL without ``--url``, a throwaway cluster is started (initdb + pg_ctl, see
 :mod:`juston.testing.postgres`) and removed afterwards. The last two lines are::
@@ -75,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--subscriptions", type=int, default=100_000, metavar="N")
     parser.add_argument("--billing-date", type=date.fromisoformat, default=date(2026, 2, 1))
     parser.add_argument("--start", type=date.fromisoformat, default=date(2026, 1, 1))
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes for the run (default 1)"
+    )
     args = parser.parse_args(argv)
 
     with database(args.backend, args.url) as url:
@@ -86,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         )
 
         began = time.perf_counter()
-        result = juston.invoice_run(store, args.billing_date, collect=False)
+        result = juston.invoice_run(
+            store, args.billing_date, collect=False, workers=args.workers
+        )
         ran = time.perf_counter()
         juston.finalize(store, collect=False)
         done = time.perf_counter()
@@ -95,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     if result.count != args.subscriptions or result.failures:
         print(f"expected {args.subscriptions} documents and no failures: {result}")
         return 1
-    print(f"backend: {args.backend}")
+    print(f"backend: {args.backend}, workers: {args.workers}")
     print(f"run: {ran - began:.1f} s ({result.count / (ran - began):,.0f} documents/s)")
     print(f"finalize: {done - ran:.1f} s ({result.count / (done - ran):,.0f} documents/s)")
     print(f"invoices_per_second: {result.count / (done - began):.0f} 1/s")
