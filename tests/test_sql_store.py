@@ -32,6 +32,7 @@ from juston.storage.sql import store as sql_store
 from juston.storage.sql.migrate import SchemaError, head_version
 from juston.storage.sql.schema import metadata
 from juston.testing import sample_store
+from juston.testing.conformance import copy_master_data
 from strategies import subscriptions
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -45,13 +46,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def copy_sample(store: Any, accounts: int = 6) -> None:
-    source = sample_store(accounts=accounts)
-    with store.transaction() as tx:
-        tx.put_company(source.company())
-        for account in source.accounts():
-            tx.put_account(account)
-            for subscription in source.subscriptions(account.id):
-                tx.put_subscription(subscription)
+    copy_master_data(sample_store(accounts=accounts), store)
 
 
 def run_python(code: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -24,7 +24,7 @@ from ..model.parties import Account, Company
 from ..model.status import DocumentStatus
 from ..model.subscriptions import Subscription
 
-__all__ = ["Reader", "Shareable", "Store", "Transaction"]
+__all__ = ["DirectWrites", "Reader", "Shareable", "Store", "Transaction"]
 
 
 @runtime_checkable
@@ -142,3 +142,23 @@ class Shareable(Protocol):
     def share(self) -> str:
         """A URL that opens this same store in another process (secrets included)."""
         ...
+
+
+class DirectWrites:
+    """``put_company``, ``put_account`` and ``put_subscription`` on the store itself, each in
+    its own transaction: a convenience for set-up code, not part of the interface."""
+
+    def transaction(self) -> AbstractContextManager[Transaction]:
+        raise NotImplementedError
+
+    def put_company(self, company: Company) -> None:
+        with self.transaction() as tx:
+            tx.put_company(company)
+
+    def put_account(self, account: Account) -> None:
+        with self.transaction() as tx:
+            tx.put_account(account)
+
+    def put_subscription(self, subscription: Subscription) -> None:
+        with self.transaction() as tx:
+            tx.put_subscription(subscription)

@@ -23,6 +23,7 @@ from ..model.documents import Invoice, Term
 from ..model.parties import Account, Company
 from ..model.status import DocumentStatus
 from ..model.subscriptions import Subscription
+from .base import DirectWrites
 
 __all__ = ["MemoryStore"]
 
@@ -121,7 +122,7 @@ class _Reads:
             yield document
 
 
-class MemoryStore(_Reads):
+class MemoryStore(DirectWrites, _Reads):
     """A store that lives in this process's memory."""
 
     url = "memory:"
@@ -137,19 +138,6 @@ class MemoryStore(_Reads):
             tx = _MemoryTransaction(self._state)
             yield tx
             tx._commit()
-
-    # Convenience writes, each its own transaction.
-    def put_company(self, company: Company) -> None:
-        with self.transaction() as tx:
-            tx.put_company(company)
-
-    def put_account(self, account: Account) -> None:
-        with self.transaction() as tx:
-            tx.put_account(account)
-
-    def put_subscription(self, subscription: Subscription) -> None:
-        with self.transaction() as tx:
-            tx.put_subscription(subscription)
 
 
 class _MemoryTransaction(_Reads):

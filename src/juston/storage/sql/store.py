@@ -30,6 +30,7 @@ from ...model.parties import Account, Company
 from ...model.status import DocumentStatus
 from ...model.subscriptions import Subscription
 from .. import codec
+from ..base import DirectWrites
 from . import statements as sql
 from .migrate import upgrade
 
@@ -282,7 +283,7 @@ class _StoreReads:
         yield from _documents(read, account_id, status, run_id)
 
 
-class SqlStore(_StoreReads):
+class SqlStore(DirectWrites, _StoreReads):
     """A store in a SQL database named by a SQLAlchemy URL.
 
     ``sqlite:///billing.db`` is a file (created on first use), ``sqlite://`` an
@@ -339,19 +340,6 @@ class SqlStore(_StoreReads):
             conn.execution_options(juston_write=True)
             with conn.begin():
                 yield _SqlTransaction(_Reads(conn, self._docs, lock=True))
-
-    # Convenience writes, each its own transaction.
-    def put_company(self, company: Company) -> None:
-        with self.transaction() as tx:
-            tx.put_company(company)
-
-    def put_account(self, account: Account) -> None:
-        with self.transaction() as tx:
-            tx.put_account(account)
-
-    def put_subscription(self, subscription: Subscription) -> None:
-        with self.transaction() as tx:
-            tx.put_subscription(subscription)
 
 
 class _SqlTransaction(_StoreReads):
