@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -369,3 +370,33 @@ def test_workers_need_a_store_other_processes_can_open() -> None:
     memory = SqlStore.open("sqlite://")
     with pytest.raises(StorageError, match="in-memory SQLite database cannot be shared"):
         memory.share()
+
+
+def test_a_header_change_keeps_the_stored_body_and_a_content_change_rewrites_it(
+    url: str,
+) -> None:
+    store = SqlStore.open(url)
+    try:
+        copy_sample(store, accounts=2)
+        draft = juston.invoice_run(store, date(2026, 2, 1)).documents[0]
+        assert draft.id is not None
+        seq = int(draft.id[1:])
+
+        def body() -> str:
+            with store.engine.connect() as conn:
+                query = sa.text("SELECT body FROM documents WHERE seq = :s")
+                return str(conn.execute(query, {"s": seq}).scalar_one())
+
+        before = body()
+        (final,) = juston.finalize(store, [draft])
+        assert body() == before  # only the columns changed
+        assert store.document(draft.id) == final
+        assert (final.status, final.number) == (juston.DocumentStatus.OPEN, "INV-2026-00001")
+
+        with store.transaction() as tx:
+            loaded = tx.document(draft.id)
+            tx.replace_document(attrs.evolve(loaded, lines=loaded.lines[:1]))
+        assert body() != before
+        assert store.document(draft.id).lines == final.lines[:1]
+    finally:
+        store.close()

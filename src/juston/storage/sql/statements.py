@@ -39,7 +39,17 @@ select_terms = (
     .order_by(documents.c.seq)
 )
 
-_document_columns = (documents.c.seq, documents.c.body, documents.c.seller)
+#: What a document is read back from (see ``store._Documents.load``).
+_document_columns = (
+    documents.c.seq,
+    documents.c.body,
+    documents.c.seller,
+    documents.c.status,
+    documents.c.number,
+    documents.c.invoice_date,
+    documents.c.due_date,
+    documents.c.cancelled_by,
+)
 select_document = sa.select(*_document_columns).where(documents.c.seq == sa.bindparam("seq"))
 insert_documents = sa.insert(documents).returning(documents.c.seq, sort_by_parameter_order=True)
 update_document = sa.update(documents).where(documents.c.seq == sa.bindparam("_seq"))

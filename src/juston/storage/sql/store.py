@@ -79,35 +79,56 @@ class _Documents:
             seller = self._sellers[text] = codec.loads(text, Company)
         return seller
 
-    def load(self, seq: int, body: str, seller: str) -> Invoice:
+    def load(self, row: Sequence[Any]) -> Invoice:
+        """The document of a row of ``statements.document_columns``."""
+        seq, body, seller, status, number, invoice_date, due_date, cancelled_by = row
         data = orjson.loads(body)
         data["id"] = _doc_id(seq)
         data["seller"] = self._seller(seller)  # passes through as it is
+        data["status"] = status
+        data["number"] = number
+        data["invoice_date"] = invoice_date.isoformat()
+        data["due_date"] = due_date.isoformat()
+        data["cancelled_by"] = cancelled_by
         return codec.structure(data, Invoice)
 
     def row(self, document: Invoice) -> dict[str, Any]:
         data = codec.unstructure(document, Invoice)
-        data["id"] = None  # the id is the row's number
-        data["seller"] = None  # in its own column
+        # The id is the row's number; the seller and the header have columns of their own.
+        for name in ("id", "seller", *HEADER):
+            data[name] = None
         return {
+            **self.header(document),
             "account_id": document.account_id,
             "kind": document.kind.value,
-            "status": document.status.value,
-            "number": document.number,
             "currency": document.currency.code,
-            "invoice_date": document.invoice_date,
-            "due_date": document.due_date,
             "billing_date": document.billing_date,
             "net_total": document.net_total.amount,
             "tax_total": document.tax_total.amount,
             "total": document.total.amount,
             "run_id": document.run_id,
             "cancels": document.cancels,
-            "cancelled_by": document.cancelled_by,
             "seller": self._seller_text(document.seller),
             "body": orjson.dumps(data).decode(),
             "terms": codec.dumps(tuple(document.terms()), _TERMS),
         }
+
+    @staticmethod
+    def header(document: Invoice) -> dict[str, Any]:
+        """The columns that finalizing and cancelling change."""
+        return {
+            "status": document.status.value,
+            "number": document.number,
+            "invoice_date": document.invoice_date,
+            "due_date": document.due_date,
+            "cancelled_by": document.cancelled_by,
+        }
+
+
+#: What finalizing and cancelling change: kept in columns only, so that such a change
+#: rewrites a few columns instead of the whole document.
+HEADER = ("status", "number", "invoice_date", "due_date", "cancelled_by")
+_BODY = tuple(f.name for f in attrs.fields(Invoice) if f.name not in (*HEADER, "id"))
 
 
 class _Reads:
@@ -122,6 +143,16 @@ class _Reads:
         self.conn = conn
         self.docs = docs
         self.lock = lock and conn.dialect.name == "postgresql"
+        # In a transaction: the documents read and not yet replaced, by row number.
+        self.loaded: dict[int, Invoice] | None = {} if lock else None
+
+    def _load(self, row: Sequence[Any]) -> Invoice:
+        document = self.docs.load(row)
+        if self.loaded is not None:
+            if len(self.loaded) > 10_000:  # read but never replaced: forget them
+                self.loaded.clear()
+            self.loaded[row[0]] = document
+        return document
 
     def company(self) -> Company:
         body = self.conn.scalar(sql.select_company)
@@ -174,7 +205,7 @@ class _Reads:
         row = None if seq is None else self.conn.execute(query, {"seq": seq}).first()
         if row is None:
             raise NotFound(f"document: {document_id!r} does not exist")
-        return self.docs.load(*row)
+        return self._load(row)
 
     def documents_page(
         self,
@@ -194,8 +225,7 @@ class _Reads:
             "status": None if status is None else status.value,
             "run_id": run_id,
         }
-        rows = self.conn.execute(query, params)
-        return [self.docs.load(seq, body, seller) for seq, body, seller in rows]
+        return [self._load(row) for row in self.conn.execute(query, params)]
 
 
 def _chunks(values: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
@@ -389,21 +419,32 @@ class _SqlTransaction(_StoreReads):
         return [attrs.evolve(d, id=_doc_id(s)) for d, s in zip(documents, seqs, strict=True)]
 
     def replace_document(self, document: Invoice) -> None:
-        seq = None if document.id is None else _seq(document.id)
-        row = {"_seq": seq, **self.r.docs.row(document)}
-        if seq is None or self.conn.execute(sql.update_document, row).rowcount != 1:
-            raise NotFound(f"document: {document.id!r} does not exist")
+        self.replace_documents([document])
 
     def replace_documents(self, documents: Sequence[Invoice]) -> None:
-        rows = [{"_seq": _seq(d.id or ""), **self.r.docs.row(d)} for d in documents]
-        missing = [d.id for d, row in zip(documents, rows, strict=True) if row["_seq"] is None]
-        if missing or not rows:
-            if missing:
-                raise NotFound(f"document: {missing[0]!r} does not exist")
-            return
-        changed = self.conn.execute(sql.update_document, rows).rowcount
-        if changed != len(rows):  # one statement for all: which one is missing is unknown
-            raise NotFound(f"document: {len(rows) - changed} of those to replace do not exist")
+        headers: list[dict[str, Any]] = []
+        rows: list[dict[str, Any]] = []
+        loaded = self.r.loaded if self.r.loaded is not None else {}
+        for document in documents:
+            seq = _seq(document.id or "")
+            if seq is None:
+                raise NotFound(f"document: {document.id!r} does not exist")
+            before = loaded.pop(seq, None)
+            # A document read in this transaction and changed only in its header (as
+            # finalizing and cancelling do) keeps its body: the rest is the same objects.
+            if before is not None and all(
+                getattr(document, name) is getattr(before, name) for name in _BODY
+            ):
+                headers.append({"_seq": seq, **self.r.docs.header(document)})
+            else:
+                rows.append({"_seq": seq, **self.r.docs.row(document)})
+        changed = sum(
+            self.conn.execute(sql.update_document, params).rowcount
+            for params in (headers, rows)
+            if params
+        )
+        if changed != len(documents):  # one statement for many: which one is unknown
+            raise NotFound(f"document: {len(documents) - changed} of those to replace do not exist")
 
     def delete_document(self, document_id: str) -> None:
         seq = _seq(document_id)
