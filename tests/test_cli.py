@@ -31,6 +31,7 @@ from juston import (
 )
 from juston import cli as cli_module
 from juston.cli import main
+from juston.cli import render as cli_render
 from juston.testing import populate, sample_accounts, sample_store
 
 # No colours and a fixed width, whatever the environment of the test run says.
@@ -306,7 +307,7 @@ def test_progress_bar_goes_to_stderr_on_a_terminal_for_large_runs(
     sqlite: FakeSqlite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sqlite.database("juston.db", accounts=3)
-    monkeypatch.setattr(cli_module, "PROGRESS_MIN_ACCOUNTS", 3)
+    monkeypatch.setattr(cli_render, "PROGRESS_MIN_ACCOUNTS", 3)
     result = invoke("run", "--date", "2026-01-01", "--json", env={"FORCE_COLOR": "1"})
     assert result.exit_code == 0, result.output
     assert "Billing" in result.stderr
@@ -319,7 +320,7 @@ def test_no_progress_bar_below_the_threshold_or_off_a_terminal(sqlite: FakeSqlit
     small = invoke("run", "--date", "2026-01-01", "--dry-run", env={"FORCE_COLOR": "1"})
     assert small.stderr == ""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cli_module, "PROGRESS_MIN_ACCOUNTS", 1)
+        patch.setattr(cli_render, "PROGRESS_MIN_ACCOUNTS", 1)
         piped = invoke("run", "--date", "2026-01-01", "--dry-run")
     assert piped.stderr == ""
 
