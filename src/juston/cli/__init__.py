@@ -424,15 +424,14 @@ def invoices() -> None:
 
 
 def _find_document(store: Reader, key: str, db: Path) -> Invoice:
-    """The document with id *key*, else the one numbered *key* (case-insensitively)."""
+    """The document with id *key*, else the one numbered *key* (or *key* in upper case)."""
     try:
         return store.document(key)
     except NotFound:
         pass
-    # The store protocol looks documents up by id only; numbers need a scan.
-    wanted = key.casefold()
-    for document in store.documents():
-        if document.number is not None and document.number.casefold() == wanted:
+    # Numbers are stored as issued (patterns are usually upper case); try both spellings.
+    for number in dict.fromkeys((key, key.upper())):
+        for document in store.documents(number=number):
             return document
     raise CliError(f"no document with number or id {key!r} in {db}")
 

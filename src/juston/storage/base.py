@@ -75,6 +75,7 @@ class Reader(Protocol):
         account_id: str | None = None,
         status: DocumentStatus | None = None,
         run_id: str | None = None,
+        number: str | None = None,
     ) -> Iterator[Invoice]:
         """Documents matching every filter given, in the order they were added."""
         ...

@@ -109,6 +109,7 @@ class _Reads:
         account_id: str | None = None,
         status: DocumentStatus | None = None,
         run_id: str | None = None,
+        number: str | None = None,
     ) -> Iterator[Invoice]:
         ids = self._all_doc_ids() if account_id is None else self._account_doc_ids(account_id)
         for document_id in ids:
@@ -118,6 +119,8 @@ class _Reads:
             if status is not None and document.status is not status:
                 continue
             if run_id is not None and document.run_id != run_id:
+                continue
+            if number is not None and document.number != number:
                 continue
             yield document
 

@@ -641,7 +641,11 @@ class StoreConformance:
         with filled.transaction() as tx:
             added = [tx.add_document(attrs.evolve(d, id=None)) for d in reversed(originals)]
         run_id = next(d.run_id for d in added if d.run_id is not None)
+        number = next(d.number for d in added if d.number is not None)
         filters: list[dict[str, str | DocumentStatus]] = [
+            {"number": number},
+            {"number": "INV-404"},
+            {"number": number, "status": DocumentStatus.DRAFT},
             {"account_id": "C9000001"},
             {"account_id": "C0000002"},
             {"status": DocumentStatus.OPEN},
@@ -659,6 +663,7 @@ class StoreConformance:
                 if d.account_id == where.get("account_id", d.account_id)
                 and d.status is where.get("status", d.status)
                 and d.run_id == where.get("run_id", d.run_id)
+                and d.number == where.get("number", d.number)
             ]
             got = list(filled.documents(**where))  # type: ignore[arg-type]
             assert _ids(got) == _ids(expected), where

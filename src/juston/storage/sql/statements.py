@@ -65,20 +65,16 @@ advance_counter = (
 
 
 @functools.cache
-def select_documents(account: bool, status: bool, run: bool, lock: bool) -> Any:
-    """A page of documents after ``after``, with the filters that are set."""
+def select_documents(filters: frozenset[str], lock: bool) -> Any:
+    """A page of documents after ``after`` whose *filters* columns equal their parameters."""
     query = (
         sa.select(*_document_columns)
         .where(documents.c.seq > sa.bindparam("after"))
         .order_by(documents.c.seq)
         .limit(sa.bindparam("limit"))
     )
-    if account:
-        query = query.where(documents.c.account_id == sa.bindparam("account_id"))
-    if status:
-        query = query.where(documents.c.status == sa.bindparam("status"))
-    if run:
-        query = query.where(documents.c.run_id == sa.bindparam("run_id"))
+    for column in sorted(filters):
+        query = query.where(documents.c[column] == sa.bindparam(column))
     return query.with_for_update() if lock else query
 
 

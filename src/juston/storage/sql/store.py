@@ -207,24 +207,10 @@ class _Reads:
             raise NotFound(f"document: {document_id!r} does not exist")
         return self._load(row)
 
-    def documents_page(
-        self,
-        after: int,
-        limit: int,
-        account_id: str | None,
-        status: DocumentStatus | None,
-        run_id: str | None,
-    ) -> list[Invoice]:
-        query = sql.select_documents(
-            account_id is not None, status is not None, run_id is not None, self.lock
-        )
-        params = {
-            "after": after,
-            "limit": limit,
-            "account_id": account_id,
-            "status": None if status is None else status.value,
-            "run_id": run_id,
-        }
+    def documents_page(self, after: int, limit: int, filters: dict[str, str]) -> list[Invoice]:
+        """Up to *limit* documents after row *after* whose columns equal *filters*."""
+        query = sql.select_documents(frozenset(filters), self.lock)
+        params = {"after": after, "limit": limit, **filters}
         return [self._load(row) for row in self.conn.execute(query, params)]
 
 
@@ -234,17 +220,19 @@ def _chunks(values: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
         yield values[start : start + size]
 
 
-def _documents(
-    read: Any,
+def _filters(
     account_id: str | None,
     status: DocumentStatus | None,
     run_id: str | None,
-) -> Iterator[Invoice]:
-    """Page through documents with *read(after, limit, …)*, so none is held for long."""
-    after = 0
-    while page := read(after, PAGE, account_id, status, run_id):
-        yield from page
-        after = _seq(page[-1].id) or 0
+    number: str | None,
+) -> dict[str, str]:
+    given = {
+        "account_id": account_id,
+        "status": None if status is None else status.value,
+        "run_id": run_id,
+        "number": number,
+    }
+    return {column: value for column, value in given.items() if value is not None}
 
 
 class _StoreReads:
@@ -305,12 +293,18 @@ class _StoreReads:
         account_id: str | None = None,
         status: DocumentStatus | None = None,
         run_id: str | None = None,
+        number: str | None = None,
     ) -> Iterator[Invoice]:
-        def read(*args: Any) -> list[Invoice]:
+        # Page by page, each its own short read, so no cursor stays open between pages.
+        filters = _filters(account_id, status, run_id, number)
+        after = 0
+        while True:
             with self._reads() as r:
-                return r.documents_page(*args)
-
-        yield from _documents(read, account_id, status, run_id)
+                page = r.documents_page(after, PAGE, filters)
+            if not page:
+                return
+            yield from page
+            after = _seq(page[-1].id or "") or 0
 
 
 class SqlStore(DirectWrites, _StoreReads):
