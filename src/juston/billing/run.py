@@ -138,15 +138,15 @@ def invoice_run(
         (2, 0)
     """
     run_id = None if dry_run else f"run-{billing_date.isoformat()}-{uuid.uuid4().hex[:8]}"
+    company = store.company()
     options = RunOptions(
         billing_date=billing_date,
         run_id=run_id,
         invoice_date=invoice_date,
         split=split,
         skip_zero=skip_zero,
-        tax=tax or _tax_provider(plugins, store.company()),
+        tax=tax or _tax_provider(plugins, company),
     )
-    company = store.company()
     tally = Tally(collect)
     failures: list[AccountFailure] = []
     with _fewer_collections():

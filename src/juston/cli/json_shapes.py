@@ -24,6 +24,7 @@ from ..pricing.models import (
     Tier,
     Volume,
 )
+from ..storage import codec
 from .render import describe_price, plain
 
 __all__ = ["account_json", "document_json", "document_summary_json", "subscription_json"]
@@ -40,16 +41,7 @@ def _period_json(period: Period | None) -> dict[str, str] | None:
 
 
 def _address_json(address: Address | None) -> dict[str, str | None] | None:
-    if address is None:
-        return None
-    return {
-        "street": address.street,
-        "line2": address.line2,
-        "postcode": address.postcode,
-        "city": address.city,
-        "region": address.region,
-        "country": address.country,
-    }
+    return None if address is None else codec.unstructure(address, Address)
 
 
 def _company_json(company: Company) -> dict[str, object]:
@@ -203,13 +195,7 @@ def _change_json(change: ItemChange) -> dict[str, object]:
 def _item_json(item: Item) -> dict[str, object]:
     return {
         "id": item.id,
-        "product": {
-            "code": item.product.code,
-            "name": item.product.name,
-            "unit_code": item.product.unit_code,
-            "tax_class": item.product.tax_class,
-            "supply": item.product.supply.value,
-        },
+        "product": codec.unstructure(item.product),
         "description": item.description,
         "price": _price_json(item.price),
         "currency": item.price.currency.code,

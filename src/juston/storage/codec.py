@@ -26,9 +26,8 @@ from cattrs.gen import make_dict_structure_fn
 from moneyed import Currency, Money
 
 from ..errors import StorageError
-from ..model.documents import Invoice, Term
 from ..model.parties import Account, Company
-from ..model.subscriptions import Pricing, Subscription
+from ..model.subscriptions import Pricing
 from ..money import currency
 from ..pricing.models import (
     Flat,
@@ -158,7 +157,3 @@ def dumps(obj: object, cls: type[Any] | None = None) -> str:
 def loads(text: str, cls: type[T]) -> T:
     """The *cls* that :func:`dumps` wrote as *text*."""
     return structure(orjson.loads(text), cls)
-
-
-# The classes the SQL store writes; importing them here documents what the format covers.
-STORED = (Company, Account, Subscription, Invoice, Term)
