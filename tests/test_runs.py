@@ -460,13 +460,14 @@ def test_alike_items_share_figures_but_never_identity_or_history():
             assert line.source_key.startswith(f"{line.subscription}/{line.item_id}/")
 
 
-def test_item_shape_is_every_field_but_the_id():
+def test_item_shape_is_every_field_but_the_identity():
     # The run's memo keys an item's lines by its shape: a field missing from the shape
-    # would let two different items share lines.
+    # would let two different items share lines. The id and the order number only name
+    # the item (usage records use the order number), they do not change its price.
     import attrs
 
     item = Item(id="a", product=SEATS, price=PerUnit(money("12.50", "EUR")))
-    names = [f.name for f in attrs.fields(Item) if f.name != "id"]
+    names = [f.name for f in attrs.fields(Item) if f.name not in ("id", "order_number")]
     assert item.shape == tuple(getattr(item, name) for name in names)
 
 

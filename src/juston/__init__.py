@@ -13,6 +13,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from . import testing
+from .billables import BillableMapping, ParentMapping, add_charge
 from .billing.plan import RunOptions, Split, plan_account
 from .billing.run import (
     AccountFailure,
@@ -44,6 +45,7 @@ from .model import (
     Account,
     Address,
     BankAccount,
+    Billable,
     Company,
     Contact,
     Counter,
@@ -87,6 +89,16 @@ from .pricing import (
 from .rounding import TaxRounding
 from .storage import MemoryStore, Store, Transaction
 from .tax import RateTable, Region, TaxEngine, TaxResolver, TaxResult, TaxRule, vat_id
+from .usage import (
+    Aggregation,
+    IngestResult,
+    LatePolicy,
+    Metric,
+    Rejection,
+    UsageRecord,
+    ingest_usage,
+    read_usage_csv,
+)
 
 try:
     __version__ = version("juston")
@@ -107,8 +119,11 @@ __all__ = [
     "Account",
     "AccountFailure",
     "Address",
+    "Aggregation",
     "Alignment",
     "BankAccount",
+    "Billable",
+    "BillableMapping",
     "BillingPeriod",
     "BillingType",
     "CannotCancel",
@@ -124,19 +139,23 @@ __all__ = [
     "FloatNotAllowed",
     "Graduated",
     "Grid",
+    "IngestResult",
     "InvalidVatId",
     "Invoice",
     "Item",
     "ItemChange",
     "JustonError",
+    "LatePolicy",
     "Line",
     "MemoryStore",
+    "Metric",
     "MinimumFee",
     "Money",
     "NotADraft",
     "NotFound",
     "Numbering",
     "Package",
+    "ParentMapping",
     "PaymentTerms",
     "PaymentTermsError",
     "PerUnit",
@@ -151,6 +170,7 @@ __all__ = [
     "Product",
     "RateTable",
     "Region",
+    "Rejection",
     "Reset",
     "RunOptions",
     "RunResult",
@@ -173,8 +193,10 @@ __all__ = [
     "Tier",
     "Transaction",
     "Unit",
+    "UsageRecord",
     "ValidationError",
     "Volume",
+    "add_charge",
     "cancel",
     "currency",
     "decimal",
@@ -182,12 +204,14 @@ __all__ = [
     "finalize",
     "forecast",
     "hookimpl",
+    "ingest_usage",
     "invoice_run",
     "make_plugin_manager",
     "money",
     "open_store",
     "plan_account",
     "price",
+    "read_usage_csv",
     "testing",
     "vat_id",
 ]

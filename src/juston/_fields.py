@@ -56,6 +56,12 @@ def check_text(instance: object, field: attrs.Attribute[Any], value: object) -> 
         raise ValidationError(field.name, value, "must be a non-empty string")
 
 
+def check_optional_text(instance: object, field: attrs.Attribute[Any], value: object) -> None:
+    """Validator: ``None`` or a non-empty string."""
+    if value is not None:
+        check_text(instance, field, value)
+
+
 def check_ge_zero(instance: object, field: attrs.Attribute[Any], value: Decimal) -> None:
     if value < 0:
         raise ValidationError(field.name, value, "must not be negative")

@@ -27,11 +27,21 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from datetime import date
+
+    from .model.billables import Billable
     from .model.parties import Company
     from .storage.base import Store
     from .tax.result import TaxResolver
 
-__all__ = ["hookimpl", "hookspec", "juston_open_store", "juston_tax_provider"]
+__all__ = [
+    "hookimpl",
+    "hookspec",
+    "juston_billables",
+    "juston_open_store",
+    "juston_tax_provider",
+]
 
 PROJECT = "juston"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -55,4 +65,19 @@ def juston_tax_provider(company: Company) -> TaxResolver | None:
     external tax service) takes precedence; block ``juston.tax_provider`` to require one.
 
     :param company: the issuing business entity.
+    """
+
+
+@hookspec
+def juston_billables(account_ids: Sequence[str], billing_date: date) -> Iterable[Billable] | None:
+    """Charges from records of the host application for these accounts, to bill in a run.
+
+    Every implementation is asked (once per batch of accounts); return the billables of
+    *account_ids* that are due by *billing_date* (others are ignored), or ``None``.
+    Return a record's billable again in later runs while it exists: the run bills each
+    (source, key) once, and bills it again only if what billed it was cancelled or
+    deleted. :class:`juston.BillableMapping` turns records into billables.
+
+    :param account_ids: the accounts of the batch being billed.
+    :param billing_date: the run's billing date.
     """

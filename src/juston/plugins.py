@@ -11,13 +11,15 @@ talks to plugins through the typed :class:`Plugins` facade, never through ``pm.h
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import cast
 
 import pluggy
 
 from . import hookspecs
 from .errors import PluginError
+from .model.billables import Billable
 from .model.parties import Company
 from .storage.base import Store
 from .tax.result import TaxResolver
@@ -74,6 +76,33 @@ class Plugins:
         if store is None:
             raise PluginError(f"url: no storage plugin handles {url!r}")
         return cast(Store, store)
+
+    def register(self, plugin: object, name: str | None = None) -> None:
+        """Register a plugin object (a module or an instance with ``@hookimpl`` methods)."""
+        try:
+            self.pm.register(plugin, name=name)
+        except (ValueError, pluggy.PluginValidationError) as exc:
+            raise PluginError(f"plugin {plugin!r}: {exc}") from exc
+
+    @property
+    def has_billables(self) -> bool:
+        """Whether any plugin implements ``juston_billables``."""
+        return bool(self.pm.hook.juston_billables.get_hookimpls())
+
+    def billables(
+        self, account_ids: Sequence[str], billing_date: date
+    ) -> dict[str, list[Billable]]:
+        """What the ``juston_billables`` implementations bill for *account_ids*, by account."""
+        found: dict[str, list[Billable]] = {account_id: [] for account_id in account_ids}
+        for answer in self.pm.hook.juston_billables(
+            account_ids=account_ids, billing_date=billing_date
+        ):
+            for billable in answer or ():
+                if not isinstance(billable, Billable):
+                    raise PluginError(f"juston_billables: {billable!r} is not a Billable")
+                if billable.account_id in found:
+                    found[billable.account_id].append(billable)
+        return found
 
     def tax_provider(self, company: Company) -> TaxResolver:
         """The tax provider for *company*: an installed plugin's, else the built-in engine."""

@@ -63,6 +63,28 @@ def round_amount(value: Decimal, currency_code: str) -> Decimal:
     return value.quantize(_quantum(currency_code), rounding=ROUND_HALF_UP, context=_EXACT)
 
 
+#: Usage quantities (and averages of them) keep six decimal places.
+QUANTITY_QUANTUM = Decimal("0.000001")
+
+
+def round_quantity(value: Fraction) -> Decimal:
+    """Round an exact quantity (a time-weighted average) half-up to six decimal places."""
+    with localcontext(_EXACT):
+        exact = Decimal(value.numerator) / Decimal(value.denominator)
+    return exact.quantize(QUANTITY_QUANTUM, rounding=ROUND_HALF_UP, context=_EXACT)
+
+
+def canonical_quantity(value: Decimal) -> Decimal:
+    """*value* without trailing zeros and without an exponent (``120``, ``1.5``): the one
+    form every store returns a total in.
+
+        >>> canonical_quantity(Decimal("120.000000")), canonical_quantity(Decimal("1.50"))
+        (Decimal('120'), Decimal('1.5'))
+    """
+    value = value.normalize()
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value
+
+
 def round_exact(value: Fraction, currency_code: str) -> Decimal:
     """Round an exact rational amount half-up to the minor unit of *currency_code*.
 

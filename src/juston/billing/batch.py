@@ -5,14 +5,18 @@ Shared by the run in this process and by the workers of a parallel run.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 import attrs
 
 from ..errors import JustonError
+from ..model.billables import Billable
 from ..model.documents import Invoice
 from ..model.parties import Account, Company
-from ..storage.base import Store
+from ..model.subscriptions import Subscription
+from ..model.usage import UsageQuery, UsageTotal
+from ..storage.base import Reader, Store
 from .plan import RunOptions, group_billed, plan_account
 
 __all__ = ["AccountFailure", "Tally", "bill_batch"]
@@ -64,17 +68,32 @@ def bill_batch(
     dry_run: bool,
     tally: Tally,
     failures: list[AccountFailure],
+    billables: Mapping[str, Sequence[Billable]] | None = None,
 ) -> None:
-    """Plan a batch of accounts and store their documents in one transaction."""
+    """Plan a batch of accounts and store their documents in one transaction.
+
+    *billables* are the batch's charges from the ``juston_billables`` hook, by account;
+    the store's own ad-hoc charges are added here.
+    """
     ids = [account.id for account in batch]
     subscriptions = store.subscriptions_of(ids)
     terms = store.billed_terms_of(ids)
+    usage = _usage_of(store, subscriptions)  # by account
+    charges = store.charges_of(ids)
     planned: list[Invoice] = []
     for account in batch:
         try:
             billed = group_billed(terms[account.id])
             planned.extend(
-                plan_account(company, account, subscriptions[account.id], billed, options)
+                plan_account(
+                    company,
+                    account,
+                    subscriptions[account.id],
+                    billed,
+                    options,
+                    usage=usage.get(account.id, {}),
+                    billables=[*charges[account.id], *(billables or {}).get(account.id, ())],
+                )
             )
         except JustonError as exc:
             failures.append(AccountFailure(account.id, exc))
@@ -83,3 +102,22 @@ def bill_batch(
         return
     with store.transaction() as tx:
         tally.add(tx.add_documents(planned))
+
+
+def _usage_of(
+    store: Reader, subscriptions: Mapping[str, Sequence[Subscription]]
+) -> dict[str, dict[tuple[str, str], list[UsageTotal]]]:
+    """The usage totals of the batch's usage items, by account and (subscription, item)."""
+    queries = [
+        UsageQuery(account_id, subscription.number, item.id, metric.aggregation, metric.property)
+        for account_id, each in subscriptions.items()
+        for subscription in each
+        for item in subscription.items
+        if (metric := item.usage) is not None
+    ]
+    found: dict[str, dict[tuple[str, str], list[UsageTotal]]] = {}
+    if queries:
+        for total in store.usage_totals(queries):
+            by_item = found.setdefault(total.account_id, {})
+            by_item.setdefault((total.subscription, total.item_id), []).append(total)
+    return found

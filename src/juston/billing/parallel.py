@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 
+from ..model.billables import Billable
 from ..model.parties import Account
 from ..plugins import Plugins
 from ..storage.base import Store
@@ -50,12 +51,14 @@ def _start(setup: _Setup) -> None:
     _worker = (store, company, RunOptions(**setup.options, tax=tax), setup)
 
 
-def _bill(batch: list[Account]) -> tuple[Tally, list[AccountFailure]]:
+def _bill(
+    batch: list[Account], billables: dict[str, list[Billable]] | None
+) -> tuple[Tally, list[AccountFailure]]:
     assert _worker is not None, "the worker was not started"
     store, company, options, setup = _worker
     tally = Tally(setup.collect)
     failures: list[AccountFailure] = []
-    bill_batch(store, company, batch, options, setup.dry_run, tally, failures)
+    bill_batch(store, company, batch, options, setup.dry_run, tally, failures, billables)
     return tally, failures
 
 
@@ -66,10 +69,11 @@ def bill_in_parallel(
     tax: TaxResolver | None,
     dry_run: bool,
     collect: bool,
-    batches: Iterable[list[Account]],
+    batches: Iterable[tuple[list[Account], dict[str, list[Billable]] | None]],
     workers: int,
 ) -> Iterator[tuple[int, Tally, list[AccountFailure]]]:
-    """Bill *batches* of accounts in *workers* processes; yield each batch's size and tally."""
+    """Bill *batches* of accounts (with their hook billables, asked for in this process)
+    in *workers* processes; yield each batch's size and tally."""
     fields = {
         f.name: getattr(options, f.name)
         for f in attrs.fields(RunOptions)
@@ -81,8 +85,8 @@ def bill_in_parallel(
         workers, mp_context=context, initializer=_start, initargs=(setup,)
     ) as pool:
         pending: deque[tuple[int, Future[tuple[Tally, list[AccountFailure]]]]] = deque()
-        for batch in batches:
-            pending.append((len(batch), pool.submit(_bill, batch)))
+        for batch, billables in batches:
+            pending.append((len(batch), pool.submit(_bill, batch, billables)))
             if len(pending) >= 2 * workers:
                 size, future = pending.popleft()
                 yield (size, *future.result())

@@ -23,34 +23,40 @@ becomes a line:
 from __future__ import annotations
 
 import enum
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from itertools import pairwise
+from typing import NamedTuple
 
 import attrs
 from moneyed import Currency
 
-from ..errors import CurrencyMismatch
+from ..errors import CurrencyMismatch, ValidationError
+from ..model.billables import Billable
+from ..model.catalog import Product
 from ..model.documents import DocumentStatus, Invoice, Line, Term
 from ..model.parties import Account, Company
 from ..model.subscriptions import Item, Subscription, SubscriptionStatus
 from ..model.terms import PaymentTerms
+from ..model.usage import UsageTotal
 from ..money import ZERO
 from ..periods import Grid, Period
 from ..pricing.models import Charge, _fmt
 from ..pricing.proration import BillingType, Measure, Practice, TaxDate
-from ..rounding import round_price, round_tax
+from ..rounding import round_tax
 from ..tax import TaxEngine, TaxResolver, TaxResult
+from .lines import Priced, Segment, priced_for_need, reconcile
+from .usage import billable_priced, usage_priced
 
-__all__ = ["BilledTerms", "RunOptions", "Split", "plan_account"]
+__all__ = ["BilledTerms", "RunOptions", "Split", "UsageTotals", "plan_account"]
 
 ONE_DAY = timedelta(days=1)
-#: Terms already billed, per (subscription number, item id).
+#: Terms already billed, per (subscription number, item id); a billable's terms are
+#: under (``"@" + source``, key).
 BilledTerms = Mapping[tuple[str, str], Sequence[Term]]
-Segment = tuple[date, date, tuple[Charge, ...]]
-Need = tuple[date, date, dict[Charge, int]]
+#: The usage totals of an account's usage items, per (subscription number, item id).
+UsageTotals = Mapping[tuple[str, str], Sequence[UsageTotal]]
 
 
 class Split(enum.Enum):
@@ -69,8 +75,8 @@ class _Memo:
     """
 
     def __init__(self) -> None:
-        self.priced: dict[tuple[object, ...], list[_Priced]] = {}
-        self.taxed: dict[tuple[_Priced, TaxResult], tuple[Decimal, str]] = {}
+        self.priced: dict[tuple[object, ...], list[Priced]] = {}
+        self.taxed: dict[tuple[Priced, TaxResult], tuple[Decimal, str]] = {}
 
 
 @attrs.frozen(kw_only=True)
@@ -86,29 +92,16 @@ class RunOptions:
     _memo: _Memo = attrs.field(factory=lambda: _Memo(), init=False, eq=False, repr=False)
 
 
-@attrs.frozen(cache_hash=True)
-class _Priced:
-    """A priced line before tax; it does not say which subscription it belongs to.
+class _Draft(NamedTuple):
+    """A priced line with what it needs for its document, its tax and its terms."""
 
-    *charges* are the (charge, count) pairs the line bills for ``line_period`` of the
-    grid period that starts on *period_start*; they become the line's terms.
-    """
-
-    period_start: date
-    line_period: Period
-    quantity: Decimal
-    unit_price: Decimal
-    factor: Decimal
-    gross: Decimal
-    net: Decimal
-    description: str
-    explanation: str
-    charges: tuple[tuple[Charge, int], ...]
-
-
-#: A priced line with what it needs for grouping and for its terms:
-#: (subscription, currency, item, priced).
-_Draft = tuple[Subscription, Currency, Item, _Priced]
+    source: str  # the subscription number, or "@" + a billable's source
+    item_id: str
+    product: Product
+    tax_date: TaxDate
+    currency: Currency
+    priced: Priced
+    subscription: Subscription | None
 
 
 def group_billed(terms: Iterable[Term]) -> dict[tuple[str, str], list[Term]]:
@@ -125,21 +118,33 @@ def plan_account(
     subscriptions: Sequence[Subscription],
     billed: BilledTerms,
     options: RunOptions,
+    *,
+    usage: UsageTotals | None = None,
+    billables: Sequence[Billable] = (),
 ) -> tuple[Invoice, ...]:
     """The draft documents one account gets from a run, as values.
+
+    *usage* holds the totals of the account's usage records, *billables* its charges
+    from other sources. Lines with an invoice criterion (a usage record's, or a
+    billable's *invoice*) go onto a document of their own per criterion.
 
     Raises a :class:`~juston.JustonError` for bad data (a price in another currency, a
     quantity past the last tier …); the shell reports it for this account and goes on.
     """
     drafts: list[_Draft] = []
     for subscription in subscriptions:
-        drafts.extend(_plan_subscription(company, subscription, account, billed, options))
-    groups: dict[tuple[str, Currency], list[_Draft]] = {}
+        drafts.extend(
+            _plan_subscription(company, subscription, account, billed, options, usage or {})
+        )
+    for billable in billables:
+        drafts.extend(_plan_billable(account, billable, billed, options))
+    groups: dict[tuple[str, Currency, str | None], list[_Draft]] = {}
+    subscription_split = options.split is Split.SUBSCRIPTION
     for draft in drafts:
-        by = draft[0].number if options.split is Split.SUBSCRIPTION else ""
-        groups.setdefault((by, draft[1]), []).append(draft)
+        by = draft.source if subscription_split else ""
+        groups.setdefault((by, draft.currency, draft.priced.invoice_criterion), []).append(draft)
     documents = []
-    for (_, currency), group in groups.items():
+    for (_, currency, _), group in groups.items():
         document = _document(company, account, currency, group, options)
         if document.total.amount == 0 and options.skip_zero:
             continue
@@ -153,6 +158,7 @@ def _plan_subscription(
     account: Account,
     billed: BilledTerms,
     options: RunOptions,
+    usage: UsageTotals,
 ) -> list[_Draft]:
     billing_date = options.billing_date
     if subscription.status is not SubscriptionStatus.ACTIVE:
@@ -171,8 +177,26 @@ def _plan_subscription(
     base_at = _base(subscription) if any(i.derived for i in subscription.items) else _no_base
     memo = options._memo
     drafts: list[_Draft] = []
+    number = subscription.number
     for item in subscription.items:
-        item_billed = billed.get((subscription.number, item.id), ())
+        item_billed = billed.get((number, item.id), ())
+        metric = item.usage
+        if metric is not None:
+            priced = usage_priced(
+                subscription,
+                item,
+                metric,
+                item_billed,
+                usage.get((number, item.id), ()),
+                billing_date,
+            )
+            drafts.extend(
+                [
+                    _Draft(number, item.id, item.product, item.tax_date, currency, p, subscription)
+                    for p in priced
+                ]
+            )
+            continue
         ends = bool(item.end or subscription.end)
         tax_cuts = _tax_cuts(options.tax, company, account, item)
         if item.derived:
@@ -206,8 +230,28 @@ def _plan_subscription(
                     grid, item, span, ends, item_billed, billing_date, set(), tax_cuts, base_at
                 )
             priced = found
-        drafts.extend([(subscription, currency, item, p) for p in priced])
+        product, tax_date = item.product, item.tax_date
+        drafts.extend(
+            [_Draft(number, item.id, product, tax_date, currency, p, subscription) for p in priced]
+        )
     return drafts
+
+
+def _plan_billable(
+    account: Account, billable: Billable, billed: BilledTerms, options: RunOptions
+) -> list[_Draft]:
+    source = billable.term_source
+    if billable.account_id != account.id:
+        raise ValidationError(
+            "account_id", billable.account_id, f"of billable {billable.key} is not {account.id}"
+        )
+    priced = billable_priced(billable, billed.get((source, billable.key), ()), options.billing_date)
+    product = billable.product
+    currency = billable.unit_price.currency
+    return [
+        _Draft(source, billable.key, product, TaxDate.SERVICE_PERIOD, currency, p, None)
+        for p in priced
+    ]
 
 
 _PRORATED = (BillingType.RECURRING_PRORATED, BillingType.RECURRING_PRORATED_AVERAGE)
@@ -318,16 +362,16 @@ def _item_priced(
     extra_cuts: set[date],
     tax_cuts: tuple[date, ...],
     base_at: Callable[[date], Decimal],
-) -> list[_Priced]:
+) -> list[Priced]:
     """The lines an item owes: for each due period, what it should have minus what it had.
 
     A line is split at *tax_cuts*, so that each part has one tax.
     """
-    priced: list[_Priced] = []
+    priced: list[Priced] = []
     for period, service in _service_periods(grid, item, span, ends, billing_date, billed):
         previous = [t for t in billed if t.period_start == period.start]
         expected = _segments(item, service, extra_cuts, base_at) if service is not None else []
-        needs = _reconcile(expected, previous)
+        needs = reconcile(expected, previous)
         if not needs:
             continue
         origin = service.start if service is not None else min(t.start for t in previous)
@@ -335,7 +379,19 @@ def _item_priced(
         for start, end, need in needs:
             inner = [d for d in tax_cuts if start < d < end]
             for part_start, part_end in pairwise([start, *inner, end]):
-                priced.extend(_priced_for_need(item, period, measure, part_start, part_end, need))
+                priced.extend(
+                    priced_for_need(
+                        item.description or item.product.name,
+                        type(item.model_on(part_start)).__name__,
+                        period,
+                        measure,
+                        part_start,
+                        part_end,
+                        need,
+                        code=item.price.currency.code,
+                        discount=item.discount.describe() if item.discount else None,
+                    )
+                )
     return priced
 
 
@@ -354,101 +410,6 @@ def _segments(
     return segments
 
 
-def _reconcile(expected: list[Segment], billed: list[Term]) -> list[Need]:
-    """What must be billed (positive counts) or taken back (negative) to reach *expected*."""
-    if not billed:
-        return [(s, e, dict(Counter(charges))) for s, e, charges in expected]
-    points = sorted(
-        {d for s, e, _ in expected for d in (s, e)} | {d for t in billed for d in (t.start, t.end)}
-    )
-    needs: list[Need] = []
-    for start, end in pairwise(points):
-        need: Counter[Charge] = Counter()
-        for s, e, charges in expected:
-            if s <= start and end <= e:
-                need.update(charges)
-        for term in billed:
-            if term.start <= start and end <= term.end:
-                need[term.charge] -= term.count
-        wanted = {c: n for c, n in need.items() if n}
-        if not wanted:
-            continue
-        if needs and needs[-1][1] == start and needs[-1][2] == wanted:
-            needs[-1] = (needs[-1][0], end, wanted)
-        else:
-            needs.append((start, end, wanted))
-    return needs
-
-
-def _priced_for_need(
-    item: Item,
-    period: Period,
-    measure: Measure,
-    start: date,
-    end: date,
-    need: dict[Charge, int],
-) -> list[_Priced]:
-    code = item.price.currency.code
-    by_component: dict[str, list[tuple[Charge, int]]] = {}
-    for charge, count in need.items():
-        by_component.setdefault(charge.component, []).append((charge, count))
-    priced = []
-    line_period = Period(start, end)
-    factor = round_price(measure.factor(start, end))
-    for component, pairs in by_component.items():
-        net = sum((n * measure.amount(c.total, start, end, code) for c, n in pairs), ZERO)
-        gross = sum((n * measure.amount(c.gross, start, end, code) for c, n in pairs), ZERO)
-        if not net and not gross:
-            continue  # e.g. a mid-period change on an item that is not prorated
-        quantity = sum((n * c.quantity for c, n in pairs), ZERO)
-        prices = {c.unit_price for c, _ in pairs}
-        if quantity and len(prices) == 1:
-            unit_price = prices.pop()
-        else:
-            if not quantity:
-                quantity = max(
-                    (c.quantity for c, n in pairs if n > 0), default=Decimal(1)
-                ) or Decimal(1)
-            unit_price = round_price(sum((n * c.gross for c, n in pairs), ZERO) / quantity)
-        name = item.description or item.product.name
-        description = name if component in ("unit", "flat") else f"{name} ({component})"
-        priced.append(
-            _Priced(
-                period_start=period.start,
-                line_period=line_period,
-                quantity=quantity,
-                unit_price=unit_price,
-                factor=factor,
-                gross=gross,
-                net=net,
-                description=description,
-                explanation=_explain(item, pairs, measure, start, end),
-                charges=tuple(pairs),
-            )
-        )
-    return priced
-
-
-def _explain(
-    item: Item, pairs: list[tuple[Charge, int]], measure: Measure, start: date, end: date
-) -> str:
-    model = type(item.model_on(start)).__name__
-    now = [c for c, n in pairs if n > 0]
-    before = [c for c, n in pairs if n < 0]
-    parts = [f"{model}: " + "; ".join(c.label for c in now)] if now else []
-    if before:
-        parts.append(
-            ("replaces " if now else "credit for ")
-            + "; ".join(c.label for c in before)
-            + " billed before"
-        )
-    discounts = {c.discount for c, _ in pairs if c.discount}
-    if discounts and item.discount is not None:
-        parts.append(item.discount.describe())
-    parts.append(measure.describe(start, end))
-    return "; ".join(parts)
-
-
 def _document(
     company: Company,
     account: Account,
@@ -460,15 +421,10 @@ def _document(
     memo = options._memo
     invoice_date = options.invoice_date or options.billing_date
     lines = []
-    for subscription, _, item, priced in drafts:
-        product = item.product
+    for source, item_id, product, tax_date, _, priced, _ in drafts:
         # Lines split at tax changes have one tax throughout; the others (not prorated)
         # take the tax of their last day served, as a continuous service does.
-        day = (
-            invoice_date
-            if item.tax_date is TaxDate.BOOKING_DATE
-            else priced.line_period.end - ONE_DAY
-        )
+        day = invoice_date if tax_date is TaxDate.BOOKING_DATE else priced.line_period.end - ONE_DAY
         tax = options.tax.resolve(company=company, account=account, product=product, day=day)
         taxed = memo.taxed.get((priced, tax))
         if taxed is None:
@@ -477,8 +433,9 @@ def _document(
                 f"{priced.explanation}; tax {_fmt(tax.rate)} % {tax.category} "
                 f"(rule {tax.rule}: {tax.explanation})",
             )
-        number, item_id, period_start = subscription.number, item.id, priced.period_start
+        period_start = priced.period_start
         start, end = priced.line_period.start, priced.line_period.end
+        criterion, invoice_criterion = priced.criterion, priced.invoice_criterion
         lines.append(
             Line(
                 description=priced.description,
@@ -494,16 +451,29 @@ def _document(
                 vat=tax,
                 tax_amount=taxed[0],
                 explanation=taxed[1],
-                source_key=f"{number}/{item_id}/{period_start.isoformat()}",
-                subscription=number,
+                source_key=f"{source}/{item_id}/{period_start.isoformat()}",
+                subscription=source,
                 item_id=item_id,
                 product_code=product.code,
                 terms=tuple(
-                    Term(number, item_id, period_start, start, end, n, c) for c, n in priced.charges
+                    Term(source, item_id, period_start, start, end, n, c)
+                    if criterion is None and invoice_criterion is None
+                    else Term(
+                        source,
+                        item_id,
+                        period_start,
+                        start,
+                        end,
+                        n,
+                        c,
+                        criterion,
+                        invoice_criterion,
+                    )
+                    for c, n in priced.charges
                 ),
             )
         )
-    subscriptions = list({d[0].number: d[0] for d in drafts}.values())
+    subscriptions = list({d.source: d.subscription for d in drafts if d.subscription}.values())
     terms = _payment_terms(company, account, subscriptions)
     return Invoice.create(
         lines=lines,

@@ -19,9 +19,10 @@ import attrs
 from dateutil.relativedelta import relativedelta
 
 from ..errors import CannotCancel, NotADraft, StorageError, ValidationError
+from ..model.billables import Billable
 from ..model.documents import Invoice, Term
 from ..model.numbering import Counter
-from ..model.parties import Company
+from ..model.parties import Account, Company
 from ..model.status import DocumentKind, DocumentStatus
 from ..plugins import Plugins
 from ..storage.base import Reader, Shareable, Store, Transaction
@@ -125,6 +126,9 @@ def invoice_run(
 
     Tax comes from *tax* if given, else from the ``juston_tax_provider`` hook of
     *plugins* (default: the installed plugins, with the built-in engine answering last).
+    Besides subscriptions, a run bills the usage records of usage items (periods that
+    have ended), the store's ad-hoc charges (:func:`add_charge`) and what the
+    ``juston_billables`` hook of *plugins* returns.
     *progress*, if given, is called after each batch with the number of accounts it held.
     With ``collect=False`` the result keeps only the count and totals of the documents,
     so memory stays flat however many the run makes. With ``workers`` above 1, batches
@@ -139,14 +143,21 @@ def invoice_run(
     """
     run_id = None if dry_run else f"run-{billing_date.isoformat()}-{uuid.uuid4().hex[:8]}"
     company = store.company()
+    plugins = plugins or Plugins.load()
     options = RunOptions(
         billing_date=billing_date,
         run_id=run_id,
         invoice_date=invoice_date,
         split=split,
         skip_zero=skip_zero,
-        tax=tax or _tax_provider(plugins, company),
+        tax=tax or plugins.tax_provider(company),
     )
+
+    def billables(batch: list[Account]) -> dict[str, list[Billable]] | None:
+        if not plugins.has_billables:
+            return None
+        return plugins.billables([a.id for a in batch], billing_date)
+
     tally = Tally(collect)
     failures: list[AccountFailure] = []
     with _fewer_collections():
@@ -159,7 +170,10 @@ def invoice_run(
                 tax=tax,
                 dry_run=dry_run,
                 collect=collect,
-                batches=_batches(store.accounts(accounts), batch_size),
+                batches=(
+                    (batch, billables(batch))
+                    for batch in _batches(store.accounts(accounts), batch_size)
+                ),
                 workers=workers,
             ):
                 tally.merge(part)
@@ -168,7 +182,9 @@ def invoice_run(
                     progress(size)
         else:
             for batch in _batches(store.accounts(accounts), batch_size):
-                bill_batch(store, company, batch, options, dry_run, tally, failures)
+                bill_batch(
+                    store, company, batch, options, dry_run, tally, failures, billables(batch)
+                )
                 if progress is not None:
                     progress(len(batch))
     return RunResult(

@@ -1,5 +1,6 @@
 """The domain model: frozen attrs values with validators that name the field and value."""
 
+from .billables import Billable
 from .catalog import Product, Supply
 from .documents import DocumentKind, DocumentStatus, Invoice, Line, TaxSubtotal, Term
 from .numbering import Counter, Numbering, Reset
@@ -11,6 +12,7 @@ __all__ = [
     "Account",
     "Address",
     "BankAccount",
+    "Billable",
     "Company",
     "Contact",
     "Counter",

@@ -35,7 +35,9 @@ class Term:
     *count* copies of *charge* (per billing unit) for ``[start, end)`` of the period of
     item *item_id* of *subscription* that starts on *period_start*. A line that bills a
     period has ``count=+1``; a line that replaces an earlier charge carries that charge
-    with ``count=-1``; a cancellation negates all.
+    with ``count=-1``; a cancellation negates all. Usage terms also carry the criteria
+    their records were grouped by. For a billable (:class:`juston.Billable`),
+    *subscription* is its source prefixed with ``@`` and *item_id* its key.
     """
 
     subscription: str
@@ -45,6 +47,8 @@ class Term:
     end: date
     count: int
     charge: Charge
+    criterion: str | None = None
+    invoice_criterion: str | None = None
 
     @property
     def key(self) -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 from moneyed import Currency
 
-from .._fields import check_instance, check_optional_instance, check_text
+from .._fields import check_instance, check_optional_instance, check_optional_text, check_text
 from ..errors import ValidationError
 from ..money import currency
 from ..rounding import TaxRounding
@@ -25,11 +27,6 @@ def _check_country(instance: object, field: attrs.Attribute[Any], value: object)
         )
 
 
-def _optional_text(instance: object, field: attrs.Attribute[Any], value: object) -> None:
-    if value is not None:
-        check_text(instance, field, value)
-
-
 @attrs.frozen(kw_only=True)
 class Address:
     """A postal address; *country* is an ISO 3166 alpha-2 code.
@@ -42,8 +39,8 @@ class Address:
     postcode: str = attrs.field(validator=check_text)
     city: str = attrs.field(validator=check_text)
     country: str = attrs.field(validator=_check_country)
-    line2: str | None = attrs.field(default=None, validator=_optional_text)
-    region: str | None = attrs.field(default=None, validator=_optional_text)
+    line2: str | None = attrs.field(default=None, validator=check_optional_text)
+    region: str | None = attrs.field(default=None, validator=check_optional_text)
 
     def lines(self) -> tuple[str, ...]:
         """The address as printed, line by line."""
@@ -67,6 +64,28 @@ class Contact:
     name: str = attrs.field(validator=check_text)
     email: str | None = None
     phone: str | None = None
+
+
+def _check_time_zone(instance: object, field: attrs.Attribute[Any], value: object) -> None:
+    try:
+        if not isinstance(value, str):
+            raise TypeError(value)
+        zone(value)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValidationError(
+            field.name, value, "is not an IANA time zone such as 'Europe/Berlin'"
+        ) from None
+
+
+def _check_optional_time_zone(instance: object, field: attrs.Attribute[Any], value: object) -> None:
+    if value is not None:
+        _check_time_zone(instance, field, value)
+
+
+@functools.cache
+def zone(name: str) -> ZoneInfo:
+    """The time zone *name* (cached: every usage record asks for its account's)."""
+    return ZoneInfo(name)
 
 
 @attrs.frozen(kw_only=True)
@@ -96,6 +115,8 @@ class Company:
     numbering: Numbering = attrs.field(factory=Numbering, validator=check_instance(Numbering))
     #: Tax per line with a visible tax delta (JustOn), or per VAT category (EN 16931).
     tax_rounding: TaxRounding = attrs.field(default=TaxRounding.LINE, converter=TaxRounding)
+    #: The IANA time zone whose dates usage records count for, unless the account has its own.
+    time_zone: str = attrs.field(default="UTC", validator=_check_time_zone)
 
 
 @attrs.frozen(kw_only=True)
@@ -126,6 +147,8 @@ class Account:
     vat_id: str | None = attrs.field(default=None, converter=optional_vat_id)
     email: str | None = None
     payment_terms: PaymentTerms | None = attrs.field(default=None, converter=optional_payment_terms)
+    #: The account's billing time zone (IANA name); ``None``: the company's.
+    time_zone: str | None = attrs.field(default=None, validator=_check_optional_time_zone)
 
     @property
     def country(self) -> str:

@@ -37,20 +37,23 @@ from .._fields import (
     check_instance,
     check_optional_date,
     check_optional_instance,
+    check_optional_text,
     check_text,
 )
 from ..errors import ValidationError
 from ..money import currency
 from ..periods import Alignment, BillingPeriod, Grid, Period
 from ..pricing.discounts import Discount
-from ..pricing.models import PriceModel, PriceSchedule
+from ..pricing.models import PriceModel, PriceSchedule, Volume
 from ..pricing.proration import BillingType, Practice, TaxDate
 from .catalog import Product
 from .terms import PaymentTerms, optional_payment_terms
+from .usage import Metric
 
 __all__ = ["Item", "ItemChange", "Subscription", "SubscriptionStatus"]
 
 Pricing = PriceModel | PriceSchedule
+_SUM = Metric()
 
 
 def _decimal_quantity(value: object) -> Decimal:
@@ -158,6 +161,25 @@ class Item:
     )
     description: str | None = None
     tax_date: TaxDate = attrs.field(default=TaxDate.SERVICE_PERIOD, converter=TaxDate)
+    metric: Metric | None = attrs.field(default=None, validator=check_optional_instance(Metric))
+    order_number: str | None = attrs.field(default=None, validator=check_optional_text)
+
+    def __attrs_post_init__(self) -> None:
+        usage = self.billing_type is BillingType.USAGE
+        if self.metric is not None and not usage:
+            raise ValidationError("metric", self.metric, "needs billing_type 'usage'")
+        if usage and self.derived:
+            raise ValidationError("price", self.price, "cannot price usage (it is derived)")
+        tier = None if self.metric is None else self.metric.tier_quantity
+        if tier is not None and not all(isinstance(m, Volume) for m in self.models()):
+            raise ValidationError("tier_quantity", tier, "selects the tier of a Volume price only")
+
+    @property
+    def usage(self) -> Metric | None:
+        """How a usage item aggregates its records (``None`` for other items)."""
+        if self.billing_type is not BillingType.USAGE:
+            return None
+        return self.metric or _SUM
 
     @functools.cached_property
     def derived(self) -> bool:
@@ -187,6 +209,7 @@ class Item:
             self.changes,
             self.description,
             self.tax_date,
+            self.metric,
         )
 
     def models(self) -> Iterator[PriceModel]:

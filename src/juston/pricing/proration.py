@@ -10,6 +10,7 @@ the price per unit times the quantity times the factor is the line amount.
 * ``RECURRING_PRORATED_AVERAGE`` — whole months count 1, the remaining days count
   days ÷ (365/12) = days ÷ 30.4167 (JustOn's *Prorated AVG*; CPQ "Monthly + Daily").
 * ``ONE_TIME`` — billed once, factor 1.
+* ``USAGE`` — each period bills its usage records' aggregate, in arrears, factor 1.
 
 Parts of one period always add up to the whole: a part ``[a, b)`` costs
 ``round(T × c(b)) − round(T × c(a))``, where ``c(x)`` is the cumulative factor from the
@@ -49,6 +50,9 @@ class BillingType(enum.Enum):
     RECURRING = "recurring"
     RECURRING_PRORATED = "recurring_prorated"
     RECURRING_PRORATED_AVERAGE = "recurring_prorated_average"
+    #: Usage (JustOn's *Transactional*): each period bills the aggregate of the item's
+    #: usage records, after the period ends; see :class:`juston.Metric`.
+    USAGE = "usage"
 
 
 class TaxDate(enum.Enum):

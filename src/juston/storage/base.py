@@ -1,6 +1,7 @@
 """The storage interface every backend implements.
 
-A store holds the company, accounts, subscriptions, documents and number counters.
+A store holds the company, accounts, subscriptions, documents, number counters, usage
+records and ad-hoc charges.
 All writes happen inside :meth:`Store.transaction`: the context manager commits when
 the block ends normally and discards everything when it raises, so nothing is ever
 half-written. Reads inside a transaction see its own writes.
@@ -19,10 +20,12 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
+from ..model.billables import Billable
 from ..model.documents import Invoice, Term
 from ..model.parties import Account, Company
 from ..model.status import DocumentStatus
 from ..model.subscriptions import Subscription
+from ..model.usage import StoredUsage, UsageQuery, UsageTotal
 
 __all__ = ["DirectWrites", "Reader", "Shareable", "Store", "Transaction"]
 
@@ -80,6 +83,21 @@ class Reader(Protocol):
         """Documents matching every filter given, in the order they were added."""
         ...
 
+    def known_usage(self, ids: Collection[str]) -> set[str]:
+        """Which of these usage record ids are stored."""
+        ...
+
+    def usage_totals(self, queries: Collection[UsageQuery]) -> list[UsageTotal]:
+        """The totals of the stored usage records of the items *queries* name, aggregated
+        as each query says; the same totals, in the same order, as
+        :func:`juston.usage.aggregate` gives over those records."""
+        ...
+
+    def charges_of(self, account_ids: Collection[str]) -> Mapping[str, Sequence[Billable]]:
+        """The ad-hoc charges of many accounts (a key for each id asked for), ordered by
+        (source, key)."""
+        ...
+
 
 @runtime_checkable
 class Transaction(Reader, Protocol):
@@ -125,6 +143,20 @@ class Transaction(Reader, Protocol):
         ...
 
     def has_counter(self, sequence: str) -> bool: ...
+
+    def add_usage(self, rows: Sequence[StoredUsage]) -> int:
+        """Store the rows whose record id is not stored yet (the first of equal ids in
+        *rows*); return how many were stored."""
+        ...
+
+    def put_charge(self, charge: Billable) -> None:
+        """Add or replace (by source and key) an ad-hoc charge; its account must exist."""
+        ...
+
+    def delete_charge(self, source: str, key: str) -> None:
+        """Remove an ad-hoc charge (:class:`~juston.NotFound` if missing); what was billed
+        for it stays billed."""
+        ...
 
 
 @runtime_checkable

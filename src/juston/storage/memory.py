@@ -19,10 +19,13 @@ import attrs
 
 from ..errors import NotFound
 from ..hookspecs import hookimpl
+from ..model.billables import Billable
 from ..model.documents import Invoice, Term
 from ..model.parties import Account, Company
 from ..model.status import DocumentStatus
 from ..model.subscriptions import Subscription
+from ..model.usage import StoredUsage, UsageQuery, UsageTotal
+from ..usage.aggregate import aggregate, order
 from .base import DirectWrites
 
 __all__ = ["MemoryStore"]
@@ -39,6 +42,9 @@ class _State:
         self.by_account: dict[str, dict[str, None]] = {}
         self.counters: dict[str, int] = {}
         self.next_id = 0
+        self.usage: dict[str, StoredUsage] = {}
+        self.usage_by_item: dict[tuple[str, str, str], list[StoredUsage]] = {}
+        self.charges: dict[tuple[str, str], Billable] = {}
 
 
 class _Reads:
@@ -124,6 +130,34 @@ class _Reads:
                 continue
             yield document
 
+    def _usage_rows(self, account_id: str, subscription: str, item_id: str) -> list[StoredUsage]:
+        return self._state.usage_by_item.get((account_id, subscription, item_id), [])
+
+    def _charges(self) -> dict[tuple[str, str], Billable]:
+        return self._state.charges
+
+    def known_usage(self, ids: Collection[str]) -> set[str]:
+        return {i for i in ids if self._has_usage(i)}
+
+    def _has_usage(self, record_id: str) -> bool:
+        return record_id in self._state.usage
+
+    def usage_totals(self, queries: Collection[UsageQuery]) -> list[UsageTotal]:
+        totals: list[UsageTotal] = []
+        for query in queries:
+            rows = self._usage_rows(query.account_id, query.subscription, query.item_id)
+            totals.extend(aggregate(rows, query.aggregation, query.property))
+        totals.sort(key=order)
+        return totals
+
+    def charges_of(self, account_ids: Collection[str]) -> Mapping[str, Sequence[Billable]]:
+        found: dict[str, list[Billable]] = {account_id: [] for account_id in account_ids}
+        for key in sorted(self._charges()):
+            charge = self._charges()[key]
+            if charge.account_id in found:
+                found[charge.account_id].append(charge)
+        return found
+
 
 class MemoryStore(DirectWrites, _Reads):
     """A store that lives in this process's memory."""
@@ -153,6 +187,8 @@ class _MemoryTransaction(_Reads):
         self._new_by_account: dict[str, list[str]] = {}
         self._counters: dict[str, int] = {}
         self._next_id = state.next_id
+        self._usage: dict[str, StoredUsage] = {}
+        self._charge_writes: dict[tuple[str, str], Billable | None] = {}
 
     # Reads see pending writes first.
     def _doc(self, document_id: str) -> Invoice | None:
@@ -171,6 +207,25 @@ class _MemoryTransaction(_Reads):
 
     def company(self) -> Company:
         return self._company or super().company()
+
+    def _has_usage(self, record_id: str) -> bool:
+        return record_id in self._usage or super()._has_usage(record_id)
+
+    def _usage_rows(self, account_id: str, subscription: str, item_id: str) -> list[StoredUsage]:
+        key = (account_id, subscription, item_id)
+        pending = [
+            r for r in self._usage.values() if (r.account_id, r.subscription, r.item_id) == key
+        ]
+        return super()._usage_rows(*key) + pending
+
+    def _charges(self) -> dict[tuple[str, str], Billable]:
+        charges = dict(super()._charges())
+        for key, charge in self._charge_writes.items():
+            if charge is None:
+                charges.pop(key, None)
+            else:
+                charges[key] = charge
+        return charges
 
     def account(self, account_id: str) -> Account:
         return self._accounts.get(account_id) or super().account(account_id)
@@ -240,6 +295,23 @@ class _MemoryTransaction(_Reads):
     def has_counter(self, sequence: str) -> bool:
         return sequence in self._counters or sequence in self._state.counters
 
+    def add_usage(self, rows: Sequence[StoredUsage]) -> int:
+        added = 0
+        for row in rows:
+            if not self._has_usage(row.id):
+                self._usage[row.id] = row
+                added += 1
+        return added
+
+    def put_charge(self, charge: Billable) -> None:
+        self.account(charge.account_id)  # must exist
+        self._charge_writes[(charge.source, charge.key)] = charge
+
+    def delete_charge(self, source: str, key: str) -> None:
+        if (source, key) not in self._charges():
+            raise NotFound(f"charge: no charge {source}/{key}")
+        self._charge_writes[(source, key)] = None
+
     def _commit(self) -> None:
         state = self._state
         if self._company is not None:
@@ -257,6 +329,15 @@ class _MemoryTransaction(_Reads):
                 state.by_account.setdefault(document.account_id, {})[document_id] = None
         state.counters.update(self._counters)
         state.next_id = self._next_id
+        for record_id, row in self._usage.items():
+            state.usage[record_id] = row
+            item = (row.account_id, row.subscription, row.item_id)
+            state.usage_by_item.setdefault(item, []).append(row)
+        for charge_key, charge in self._charge_writes.items():
+            if charge is None:
+                state.charges.pop(charge_key, None)
+            else:
+                state.charges[charge_key] = charge
 
 
 @hookimpl

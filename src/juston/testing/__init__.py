@@ -1,5 +1,15 @@
 """Helpers for tests, demos and notebooks: generated sample data."""
 
 from .sample import populate, sample_accounts, sample_changes, sample_company, sample_store
+from .usage import usage_accounts, usage_records, usage_store
 
-__all__ = ["populate", "sample_accounts", "sample_changes", "sample_company", "sample_store"]
+__all__ = [
+    "populate",
+    "sample_accounts",
+    "sample_changes",
+    "sample_company",
+    "sample_store",
+    "usage_accounts",
+    "usage_records",
+    "usage_store",
+]
