@@ -56,7 +56,9 @@ class JustonError(Exception):
         return (_restore, (type(self), self.args, self.__dict__))
 
 
-def _restore(cls: type[JustonError], args: tuple[object, ...], state: dict[str, object]) -> JustonError:
+def _restore(
+    cls: type[JustonError], args: tuple[object, ...], state: dict[str, object]
+) -> JustonError:
     error = cls.__new__(cls)
     error.args = args
     error.__dict__.update(state)
