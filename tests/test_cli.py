@@ -529,3 +529,60 @@ def test_the_commands_on_a_real_sqlite_database(
     assert_one_line_error(
         invoke("accounts", "show", "C404", "--db", "juston-demo.db"), contains="C404"
     )
+
+
+# --- usage import ------------------------------------------------------------------------------
+
+
+def test_usage_import_counts_new_duplicate_and_rejected_rows(sqlite: FakeSqlite) -> None:
+    from juston.testing import usage_store
+
+    usage_store(2, store=sqlite.open_store("sqlite:///juston.db"))
+    Path("usage.csv").write_text(
+        "event;order;when;calls\n"
+        "e1;S-1/api;2026-01-05T09:00:00+01:00;40\n"
+        "e2;S-9/api;2026-01-05T09:00:00+01:00;1\n"
+        "e3;ORD-00002-API;2026-01-06T09:00:00+01:00;2.5\n"
+    )
+    args = (
+        "usage",
+        "import",
+        "usage.csv",
+        "--delimiter",
+        ";",
+        "--column",
+        "id=event",
+        "--column",
+        "item=order",
+        "--column",
+        "timestamp=when",
+        "--column",
+        "quantity=calls",
+    )
+    first = invoke(*args)
+    assert first.exit_code == 3, first.output
+    assert "usage.csv: 2 new, 0 duplicates, 1 rejected." in first.stdout
+    assert "e2" in first.stdout and "names no usage item" in first.stdout
+    again = invoke(*args, "--json")
+    assert again.exit_code == 3
+    assert json.loads(again.stdout) == {
+        "new": 0,
+        "duplicates": 2,
+        "rejected": [
+            {
+                "row": 2,
+                "id": "e2",
+                "field": "item",
+                "value": "S-9/api",
+                "reason": "names no usage item",
+            }
+        ],
+    }
+
+
+def test_usage_import_refuses_a_bad_column_option(sqlite: FakeSqlite) -> None:
+    sqlite.database("juston.db")
+    Path("usage.csv").write_text("id,item,timestamp,quantity\n")
+    result = invoke("usage", "import", "usage.csv", "--column", "event")
+    assert result.exit_code == 2
+    assert "FIELD=COLUMN" in result.output

@@ -33,6 +33,7 @@ from ..model.parties import Account
 from ..model.status import DocumentKind, DocumentStatus
 from ..storage.base import Reader, Store
 from ..testing.sample import populate, sample_changes
+from ..usage.ingest import IngestResult, ingest_usage, read_usage_csv
 from .json_shapes import account_json, document_json, document_summary_json, subscription_json
 from .render import (
     account_fields,
@@ -565,3 +566,99 @@ def accounts_show(account_id: str, db: Path, as_json: bool) -> None:
         )
     else:
         console.print("No documents yet.")
+
+
+@main.group()
+def usage() -> None:
+    """Usage records."""
+
+
+def _columns(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> dict[str, str]:
+    columns = {}
+    for value in values:
+        field, sep, column = value.partition("=")
+        if not sep or not field or not column:
+            raise click.BadParameter(f"{value!r} is not FIELD=COLUMN", ctx=ctx, param=param)
+        columns[field] = column
+    return columns
+
+
+@usage.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_db_option(DEFAULT_DB)
+@click.option(
+    "--column",
+    "columns",
+    multiple=True,
+    callback=_columns,
+    metavar="FIELD=COLUMN",
+    help="The file's column for a record field (id, item, timestamp, quantity, unit_price, "
+    "currency, criterion, invoice_criterion), where the names differ. Repeatable.",
+)
+@click.option(
+    "--property", "properties", multiple=True, metavar="COLUMN", help="A property column."
+)
+@click.option("--currency", metavar="CODE", help="Currency of unit prices (no currency column).")
+@click.option("--delimiter", default=",", show_default=True, help="The column separator.")
+@_json_option
+@click.pass_context
+def usage_import(
+    ctx: click.Context,
+    file: Path,
+    db: Path,
+    columns: dict[str, str],
+    properties: tuple[str, ...],
+    currency: str | None,
+    delimiter: str,
+    as_json: bool,
+) -> None:
+    """Import usage records from a CSV file.
+
+    Records already stored (by id) are counted as duplicates, so importing the same file
+    again adds nothing. Rejected rows are listed with the reason (row 1 is the first row
+    after the header); the others are stored. Exits with status 3 when rows were rejected.
+    """
+    store = _open(db, must_exist=True)
+    rows = read_usage_csv(
+        file, columns=columns, properties=properties, currency=currency, delimiter=delimiter
+    )
+    result = ingest_usage(store, rows)
+    if as_json:
+        echo_json(_ingest_json(result))
+    else:
+        _print_ingest(output_console(), file, result)
+    if result.rejected:
+        ctx.exit(3)
+
+
+def _ingest_json(result: IngestResult) -> dict[str, object]:
+    return {
+        "new": result.new,
+        "duplicates": result.duplicates,
+        "rejected": [
+            {
+                "row": r.position + 1,
+                "id": r.record_id,
+                "field": r.field,
+                "value": None if r.value is None else str(r.value),
+                "reason": r.reason,
+            }
+            for r in result.rejected
+        ],
+    }
+
+
+def _print_ingest(console: Console, file: Path, result: IngestResult) -> None:
+    console.print(
+        f"{file.name}: {result.new} new, {result.duplicates} duplicates, "
+        f"{len(result.rejected)} rejected."
+    )
+    if result.rejected:
+        table = Table(title="Rejected rows", title_justify="left")
+        for name in ("Row", "Id", "Field", "Value", "Reason"):
+            table.add_column(name)
+        for r in result.rejected[:50]:
+            table.add_row(str(r.position + 1), r.record_id or "", r.field, repr(r.value), r.reason)
+        show(console, table)
+        if len(result.rejected) > 50:
+            console.print(f"… and {len(result.rejected) - 50} more (--json lists all).")

@@ -113,7 +113,8 @@ class Metric:
 
 
 def _quantity(value: object) -> Decimal:
-    quantity = as_decimal(value, "quantity")
+    # Whole numbers (most usage) need no conversion checks: one record in millions.
+    quantity = Decimal(value) if type(value) is int else as_decimal(value, "quantity")
     if quantity < 0:
         raise ValidationError("quantity", quantity, "must not be negative")
     exponent = quantity.as_tuple().exponent

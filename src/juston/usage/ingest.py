@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from itertools import islice
 from pathlib import Path
 from typing import IO
@@ -82,6 +82,8 @@ class _Target:
     subscription: Subscription
     item: Item
     metric: Metric
+    zone: tzinfo
+    zone_name: str
 
 
 class UsageItems:
@@ -94,6 +96,8 @@ class UsageItems:
     def __init__(self, store: Reader, page: int = 1000) -> None:
         self.company = store.company()
         self._targets: dict[str, _Target | None] = {}
+        # (reference, day) -> period start: days repeat, grids are costly to walk.
+        self._periods: dict[tuple[str, date], date] = {}
         accounts = store.accounts()
         while batch := list(islice(accounts, page)):
             by_id = {a.id: a for a in batch}
@@ -101,7 +105,9 @@ class UsageItems:
                 for subscription in subscriptions:
                     for item in subscription.items:
                         if (metric := item.usage) is not None:
-                            target = _Target(by_id[account_id], subscription, item, metric)
+                            account = by_id[account_id]
+                            name = account.time_zone or self.company.time_zone
+                            target = _Target(account, subscription, item, metric, zone(name), name)
                             self._add(f"{subscription.number}/{item.id}", target)
                             if item.order_number:
                                 self._add(item.order_number, target)
@@ -124,22 +130,26 @@ class UsageItems:
             raise ValidationError(
                 "unit_price", price, f"is not in the item's currency {item.price.currency.code}"
             )
-        tz = target.account.time_zone or self.company.time_zone
-        day = record.timestamp.astimezone(zone(tz)).date()
-        span = subscription.item_span(item)
-        if span is None or day not in span:
-            raise ValidationError(
-                "timestamp",
-                record.timestamp.isoformat(),
-                f"falls on {day} ({tz}), outside the service of item {record.item}",
-            )
+        day = record.timestamp.astimezone(target.zone).date()
+        period_start = self._periods.get((record.item, day))
+        if period_start is None:
+            span = subscription.item_span(item)
+            if span is None or day not in span:
+                raise ValidationError(
+                    "timestamp",
+                    record.timestamp.isoformat(),
+                    f"falls on {day} ({target.zone_name}), outside the service of item "
+                    f"{record.item}",
+                )
+            period_start = subscription.grid.containing(day).start
+            self._periods[record.item, day] = period_start
         return StoredUsage(
             record=record,
             account_id=target.account.id,
             subscription=subscription.number,
             item_id=item.id,
             day=day,
-            period_start=subscription.grid.containing(day).start,
+            period_start=period_start,
         )
 
     def late_policy(self, row: StoredUsage) -> LatePolicy:

@@ -1,0 +1,88 @@
+"""Benchmark: ingest and rate usage records end to end on SQLite (or in memory).
+
+N subscriptions (default 10,000) from :func:`juston.testing.usage_accounts` are written to
+a fresh database before the clock starts. The timed section ingests R usage records
+(default 10,000,000; API calls spread over January 2026, every 1000th a duplicate, made
+by :func:`juston.testing.usage_records` as the stream arrives) with
+:func:`juston.ingest_usage`, then runs one :func:`juston.invoice_run` on 2026-02-01 that
+rates every subscription's January usage (the aggregation runs in the database). The
+rate is records per second over both. The last two lines are::
+
+    usage_records_per_second: <value> 1/s
+    peak_rss_mb: <value> MB
+
+Project goal: 10,000,000 records across 10,000 subscriptions in at most 30 s.
+
+    python benchmarks/usage_run.py --records 1000000
+    python benchmarks/usage_run.py --backend memory --records 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import juston
+from juston.testing import usage_records, usage_store
+
+
+def peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=["sqlite", "memory"], default="sqlite")
+    parser.add_argument("--subscriptions", type=int, default=10_000, metavar="N")
+    parser.add_argument("--records", type=int, default=10_000_000, metavar="R")
+    parser.add_argument("--batch-size", type=int, default=50_000)
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory() as directory:
+        if args.backend == "sqlite":
+            from juston.storage.sql import SqlStore
+
+            store: juston.Store = SqlStore.open(f"sqlite:///{Path(directory) / 'usage.db'}")
+        else:
+            store = juston.MemoryStore()
+        usage_store(args.subscriptions, store=store)
+
+        began = time.perf_counter()
+        stream = usage_records(args.subscriptions, args.records)
+        ingested = juston.ingest_usage(store, stream, batch_size=args.batch_size)
+        ingest_seconds = time.perf_counter() - began
+        run_began = time.perf_counter()
+        result = juston.invoice_run(store, date(2026, 2, 1), collect=False)
+        run_seconds = time.perf_counter() - run_began
+        seconds = time.perf_counter() - began
+
+        duplicates = args.records // 1000
+        print(f"backend: {args.backend}, subscriptions: {args.subscriptions:,}")
+        print(f"ingested: {ingested} in {ingest_seconds:.1f} s "
+              f"({args.records / ingest_seconds:,.0f} records/s, record generation included)")
+        print(f"invoice run: {result.count:,} documents, {result.totals()} in {run_seconds:.1f} s")
+        ok = (
+            ingested.duplicates == duplicates
+            and ingested.new == args.records - duplicates
+            and not ingested.rejected
+            and not result.failures
+            and result.count == args.subscriptions
+            and sum(result.totals().values(), Decimal(0)) > 0
+        )
+        print(f"end to end: {seconds:.1f} s; goal <= 30 s for 10,000,000 records")
+        print(f"usage_records_per_second: {args.records / seconds:.1f} 1/s")
+        print(f"peak_rss_mb: {peak_rss_mb():.1f} MB")
+        if isinstance(store, juston.storage.sql.SqlStore if args.backend == "sqlite" else type(None)):
+            store.close()
+        return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
