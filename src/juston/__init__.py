@@ -13,7 +13,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from . import testing
-from .billables import BillableMapping, ParentMapping, add_charge
+from .billables import BillableMapping, ParentMapping, add_charge, remove_charge
 from .billing.plan import RunOptions, Split, plan_account
 from .billing.run import (
     AccountFailure,
@@ -212,6 +212,7 @@ __all__ = [
     "plan_account",
     "price",
     "read_usage_csv",
+    "remove_charge",
     "testing",
     "vat_id",
 ]

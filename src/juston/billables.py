@@ -33,7 +33,7 @@ from .errors import ValidationError
 from .model.billables import Billable
 from .storage.base import Store
 
-__all__ = ["BillableMapping", "ParentMapping", "add_charge"]
+__all__ = ["BillableMapping", "ParentMapping", "add_charge", "remove_charge"]
 
 #: A field of the record by name, a function of the record, or (for the optional
 #: fields) a constant.
@@ -53,50 +53,62 @@ def _get(record: object, field: Field, name: str) -> object:
         raise ValidationError(name, field, f"is not a field of the record {record!r}") from None
 
 
+#: A constant, or a function of the record.
+Constant = str | Callable[[Any], object]
+
+
 @attrs.frozen(kw_only=True)
 class BillableMapping:
     """How one kind of record becomes a billable.
 
-    The required fields (*key*, *account_id*, *description*, *unit_price*,
-    *service_date*) name a field of the record or give a function of it; *key* must be
-    stable (it is how the run knows the record was billed) and is turned into text.
-    The optional ones (*quantity*, *service_end*, *invoice*) are read from the record
-    the same way; *unit_code*, *tax_class* and *product_code* are constants.
+    *key*, *description*, *unit_price* and *service_date* (and *account_id*, unless a
+    :class:`ParentMapping` supplies it) name a field of the record (an attribute, or a
+    key of a mapping) or give a function of it; *key* must be stable (it is how the run
+    knows the record was billed) and is turned into text. *quantity*, *service_end* and
+    *invoice* are optional and read the same way. *unit_code*, *tax_class* and
+    *product_code* are constants, or functions of the record (a tax class per expense).
     """
 
     source: str
     key: Field
-    account_id: Field
     description: Field
     unit_price: Field
     service_date: Field
+    account_id: Field | None = None
     quantity: Field | None = None
     service_end: Field | None = None
     invoice: Field | None = None
-    unit_code: str = "C62"
-    tax_class: str = "standard"
-    product_code: str | None = None
+    unit_code: Constant = "C62"
+    tax_class: Constant = "standard"
+    product_code: Constant | None = None
 
     def billable(self, record: object, **fixed: object) -> Billable:
-        """The billable of one record; *fixed* fields override the mapping."""
+        """The billable of one record; *fixed* fields take the place of the mapping's."""
         values: dict[str, object] = {}
-        for name in ("key", "account_id", "description", "unit_price", "service_date"):
-            values[name] = _get(record, getattr(self, name), name)
-        for name in ("quantity", "service_end", "invoice"):
+        for name in (
+            "key",
+            "account_id",
+            "description",
+            "unit_price",
+            "service_date",
+            "quantity",
+            "service_end",
+            "invoice",
+        ):
             field = getattr(self, name)
-            if field is not None:
+            if name not in fixed and field is not None:
                 values[name] = _get(record, field, name)
+        for name in ("unit_code", "tax_class", "product_code"):
+            constant = getattr(self, name)
+            if name not in fixed and constant is not None:
+                values[name] = constant(record) if callable(constant) else constant
         values.update(fixed)
+        if values.get("account_id") is None:
+            raise ValidationError("account_id", None, f"is neither mapped nor given for {record!r}")
         values["key"] = str(values["key"])
         if values.get("invoice") is not None:
             values["invoice"] = str(values["invoice"])
-        return Billable(
-            source=self.source,
-            unit_code=self.unit_code,
-            tax_class=self.tax_class,
-            product_code=self.product_code,
-            **values,  # type: ignore[arg-type]
-        )
+        return Billable(source=self.source, **values)  # type: ignore[arg-type]
 
     def billables(self, records: Iterable[object]) -> Iterator[Billable]:
         """One billable per record."""
@@ -151,10 +163,11 @@ def add_charge(
         >>> from juston import money
         >>> from juston.testing import sample_store
         >>> store = sample_store(accounts=1)
-        >>> fee = add_charge(store, "C00001", "Setup fee", money(99, "EUR"),
+        >>> fee = add_charge(store, "C0000001", "Setup fee", money(99, "EUR"),
         ...                  date(2026, 1, 1), key="setup")
-        >>> [c.key for c in store.charges_of(["C00001"])["C00001"]]
+        >>> [c.key for c in store.charges_of(["C0000001"])["C0000001"]]
         ['setup']
+        >>> remove_charge(store, "setup")
     """
     charge = Billable(
         source="charge",
@@ -169,3 +182,12 @@ def add_charge(
     with store.transaction() as tx:
         tx.put_charge(charge)
     return charge
+
+
+def remove_charge(store: Store, key: str) -> None:
+    """Remove an ad-hoc charge added by :func:`add_charge` (NotFound if there is none).
+
+    What a run billed for it stays billed; cancel that document to take it back.
+    """
+    with store.transaction() as tx:
+        tx.delete_charge("charge", key)

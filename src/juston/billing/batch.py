@@ -19,7 +19,7 @@ from ..model.usage import UsageQuery, UsageTotal
 from ..storage.base import Reader, Store
 from .plan import RunOptions, group_billed, plan_account
 
-__all__ = ["AccountFailure", "Tally", "bill_batch"]
+__all__ = ["AccountFailure", "Tally", "bill_batch", "usage_of"]
 
 
 @attrs.frozen
@@ -78,7 +78,7 @@ def bill_batch(
     ids = [account.id for account in batch]
     subscriptions = store.subscriptions_of(ids)
     terms = store.billed_terms_of(ids)
-    usage = _usage_of(store, subscriptions)  # by account
+    usage = usage_of(store, subscriptions)  # by account
     charges = store.charges_of(ids)
     planned: list[Invoice] = []
     for account in batch:
@@ -104,7 +104,7 @@ def bill_batch(
         tally.add(tx.add_documents(planned))
 
 
-def _usage_of(
+def usage_of(
     store: Reader, subscriptions: Mapping[str, Sequence[Subscription]]
 ) -> dict[str, dict[tuple[str, str], list[UsageTotal]]]:
     """The usage totals of the batch's usage items, by account and (subscription, item)."""

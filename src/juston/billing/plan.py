@@ -136,7 +136,15 @@ def plan_account(
         drafts.extend(
             _plan_subscription(company, subscription, account, billed, options, usage or {})
         )
+    seen: set[tuple[str, str]] = set()
     for billable in billables:
+        if (billable.source, billable.key) in seen:
+            raise ValidationError(
+                "billables",
+                f"{billable.source}/{billable.key}",
+                "is given twice in one run; a source key names one record",
+            )
+        seen.add((billable.source, billable.key))
         drafts.extend(_plan_billable(account, billable, billed, options))
     groups: dict[tuple[str, Currency, str | None], list[_Draft]] = {}
     subscription_split = options.split is Split.SUBSCRIPTION

@@ -18,16 +18,23 @@ from typing import TypeVar
 import attrs
 from dateutil.relativedelta import relativedelta
 
-from ..errors import CannotCancel, NotADraft, StorageError, ValidationError
+from ..errors import (
+    CannotCancel,
+    JustonError,
+    NotADraft,
+    PluginError,
+    StorageError,
+    ValidationError,
+)
 from ..model.billables import Billable
 from ..model.documents import Invoice, Term
 from ..model.numbering import Counter
-from ..model.parties import Account, Company
+from ..model.parties import Account
 from ..model.status import DocumentKind, DocumentStatus
 from ..plugins import Plugins
 from ..storage.base import Reader, Shareable, Store, Transaction
 from ..tax import TaxResolver
-from .batch import AccountFailure, Tally, bill_batch
+from .batch import AccountFailure, Tally, bill_batch, usage_of
 from .parallel import bill_in_parallel
 from .plan import RunOptions, Split, group_billed, plan_account
 
@@ -96,10 +103,6 @@ def _fewer_collections(threshold: int = 20_000) -> Iterator[None]:
         gc.set_threshold(*old)
 
 
-def _tax_provider(plugins: Plugins | None, company: Company) -> TaxResolver:
-    return (plugins or Plugins.load()).tax_provider(company)
-
-
 def invoice_run(
     store: Store,
     billing_date: date,
@@ -153,13 +156,26 @@ def invoice_run(
         tax=tax or plugins.tax_provider(company),
     )
 
-    def billables(batch: list[Account]) -> dict[str, list[Billable]] | None:
-        if not plugins.has_billables:
-            return None
-        return plugins.billables([a.id for a in batch], billing_date)
-
     tally = Tally(collect)
     failures: list[AccountFailure] = []
+
+    def prepared() -> Iterator[tuple[list[Account], dict[str, list[Billable]] | None]]:
+        """Batches with their hook billables; a batch whose hook fails fails its accounts."""
+        for batch in _batches(store.accounts(accounts), batch_size):
+            if not plugins.has_billables:
+                yield batch, None
+                continue
+            try:
+                found = plugins.billables([a.id for a in batch], billing_date)
+            except PluginError:
+                raise  # a plugin that breaks the contract stops the run
+            except JustonError as exc:  # bad data in the host's records
+                failures.extend(AccountFailure(a.id, exc) for a in batch)
+                if progress is not None:
+                    progress(len(batch))
+                continue
+            yield batch, found
+
     with _fewer_collections():
         if workers > 1:
             if not isinstance(store, Shareable):
@@ -170,10 +186,7 @@ def invoice_run(
                 tax=tax,
                 dry_run=dry_run,
                 collect=collect,
-                batches=(
-                    (batch, billables(batch))
-                    for batch in _batches(store.accounts(accounts), batch_size)
-                ),
+                batches=prepared(),
                 workers=workers,
             ):
                 tally.merge(part)
@@ -181,10 +194,8 @@ def invoice_run(
                 if progress is not None:
                     progress(size)
         else:
-            for batch in _batches(store.accounts(accounts), batch_size):
-                bill_batch(
-                    store, company, batch, options, dry_run, tally, failures, billables(batch)
-                )
+            for batch, billables in prepared():
+                bill_batch(store, company, batch, options, dry_run, tally, failures, billables)
                 if progress is not None:
                     progress(len(batch))
     return RunResult(
@@ -209,18 +220,32 @@ def forecast(
 ) -> list[Invoice]:
     """The documents monthly runs would make from *start* for *months* months; nothing is stored.
 
-    Each simulated run sees the documents of the ones before it, as real runs would.
+    Each simulated run sees the documents of the ones before it, as real runs would, and
+    bills what a run would: subscriptions, the usage recorded so far, ad-hoc charges and
+    the billables of the ``juston_billables`` hook.
     """
     documents: list[Invoice] = []
     company = store.company()
-    resolver = tax or _tax_provider(plugins, company)
+    plugins = plugins or Plugins.load()
+    resolver = tax or plugins.tax_provider(company)
     for account in store.accounts(accounts):
         billed: list[Term] = list(store.billed_terms(account.id))
         subscriptions = store.subscriptions(account.id)
+        usage = usage_of(store, {account.id: subscriptions}).get(account.id, {})
+        charges = store.charges_of([account.id])[account.id]
         for n in range(months):
             day = start + relativedelta(months=n)
             options = RunOptions(billing_date=day, tax=resolver)
-            planned = plan_account(company, account, subscriptions, group_billed(billed), options)
+            hooked = plugins.billables([account.id], day) if plugins.has_billables else {}
+            planned = plan_account(
+                company,
+                account,
+                subscriptions,
+                group_billed(billed),
+                options,
+                usage=usage,
+                billables=[*charges, *hooked.get(account.id, ())],
+            )
             for document in planned:
                 billed.extend(document.terms())
             documents.extend(planned)

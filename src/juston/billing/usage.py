@@ -55,7 +55,7 @@ def usage_priced(
         part = (span and period.intersect(span)) or period
         if part.end > billing_date:
             continue  # usage is billed in arrears, once the period is over
-        rows = _period_totals(totals, period, gauge)
+        rows = _period_totals(totals, period, part, gauge)
         expected = _expected(item, metric, period, rows, code)
         before: dict[Group, list[Term]] = {}
         for term in billed:
@@ -92,7 +92,7 @@ def _group_order(group: Group) -> tuple[str, str]:
 
 
 def _period_totals(
-    totals: Sequence[UsageTotal], period: Period, gauge: bool
+    totals: Sequence[UsageTotal], period: Period, served: Period, gauge: bool
 ) -> list[tuple[Group, Decimal | None, Decimal, int]]:
     """(group, unit price, quantity, records) of each group with records in *period*."""
     if not gauge:
@@ -112,7 +112,7 @@ def _period_totals(
             continue
         values = [(p.day, p.quantity) for p in sorted(inside, key=_day)]
         carried = max(earlier, key=_day).quantity if earlier else ZERO
-        average = gauge_average(period, carried, values)  # type: ignore[arg-type]
+        average = gauge_average(period, carried, values, served)  # type: ignore[arg-type]
         rows.append((group, price, average, sum(p.records for p in inside)))
     return rows
 
@@ -123,22 +123,31 @@ def _day(total: UsageTotal) -> date:
 
 
 def gauge_average(
-    period: Period, carried: Decimal, values: Iterable[tuple[date, Decimal]]
+    period: Period,
+    carried: Decimal,
+    values: Iterable[tuple[date, Decimal]],
+    served: Period | None = None,
 ) -> Decimal:
     """The average over *period*'s days of a gauge that is *carried* at its start and
-    takes each ``(day, value)`` from that day on, to six decimal places.
+    takes each ``(day, value)`` from that day on, to six decimal places. Days outside
+    *served* (an item that starts or ends inside the period) count as 0, so a partial
+    period is prorated by its days.
 
         >>> from juston.periods import Period
-        >>> gauge_average(Period(date(2026, 1, 1), date(2026, 2, 1)), Decimal(10),
-        ...               [(date(2026, 1, 17), Decimal(20))])   # 16 days 10, 15 days 20
+        >>> january = Period(date(2026, 1, 1), date(2026, 2, 1))
+        >>> gauge_average(january, Decimal(10), [(date(2026, 1, 17), Decimal(20))])
         Decimal('14.83871')
+        >>> gauge_average(january, Decimal(10), [], Period(date(2026, 1, 1), date(2026, 1, 10)))
+        Decimal('2.903226')
     """
+    served = served or period
     weighted = Fraction(0)
     value, since = Fraction(carried), period.start
-    for day, new in values:
-        weighted += value * (day - since).days
+    for day, new in [*values, (period.end, Decimal(0))]:
+        low, high = max(since, served.start), min(day, served.end)
+        if high > low:
+            weighted += value * (high - low).days
         value, since = Fraction(new), day
-    weighted += value * (period.end - since).days
     return canonical_quantity(round_quantity(weighted / (period.end - period.start).days))
 
 
@@ -193,20 +202,21 @@ def _expected(
     return {g: (tuple(c), "; ".join(b) or "no usage") for g, (c, b) in expected.items()}
 
 
-def _describe(metric: Metric, records: int, quantity: Decimal) -> str:
+def _describe(metric: Metric, count: int, quantity: Decimal) -> str:
     shown = _fmt(quantity)
+    records = f"{count} record{'' if count == 1 else 's'}"
     kind = metric.aggregation
     if kind is Aggregation.SUM:
-        return f"sum of {records} records = {shown}"
+        return f"sum of {records} = {shown}"
     if kind is Aggregation.COUNT:
-        return f"{shown} records"
+        return f"{records}"
     if kind is Aggregation.MAX:
-        return f"maximum of {records} records = {shown}"
+        return f"maximum of {records} = {shown}"
     if kind is Aggregation.UNIQUE_COUNT:
-        return f"{shown} distinct {metric.property} in {records} records"
+        return f"{shown} distinct {metric.property} in {records}"
     if kind is Aggregation.LATEST:
-        return f"latest of {records} records = {shown}"
-    return f"daily average {shown} ({records} readings in the period)"
+        return f"latest of {records} = {shown}"
+    return f"daily average {shown} ({count} reading{'' if count == 1 else 's'} in the period)"
 
 
 def _row_order(row: tuple[Group, Decimal | None, Decimal, int]) -> tuple[str, str, Decimal]:
@@ -214,27 +224,40 @@ def _row_order(row: tuple[Group, Decimal | None, Decimal, int]) -> tuple[str, st
 
 
 def billable_priced(billable: Billable, billed: Sequence[Term], billing_date: date) -> list[Priced]:
-    """The lines a billable owes: its charge once due, less what was billed for it before."""
+    """The lines a billable owes: its charge once due, less what was billed for it before.
+
+    A billable is one fact, not a service over time: its charge is compared with what
+    was billed for it as a whole, whatever the dates. A changed amount bills the
+    difference; a moved service date credits the old day and bills the new one.
+    """
     period = billable.period
-    if billable.service_date > billing_date and not billed:
-        return []
+    due = billable.service_date <= billing_date
+    by_start: dict[date, list[Term]] = {}
+    for term in billed:
+        by_start.setdefault(term.period_start, []).append(term)
     price = billable.unit_price.amount
     charge = Charge("unit", billable.quantity, price, f"{_fmt(billable.quantity)} × {_fmt(price)}")
-    segments = (
-        [(period.start, period.end, (charge,))] if billable.service_date <= billing_date else []
-    )
-    grid = Grid(period.start, BillingPeriod(1))
-    measure = Measure(grid, period, period.start, BillingType.ONE_TIME)
     priced = []
-    for s, e, need in reconcile(segments, list(billed)):
+    for start in sorted(set(by_start) | ({period.start} if due else set())):
+        current = due and start == period.start
+        need: dict[Charge, int] = {charge: 1} if current else {}
+        for term in by_start.get(start, ()):
+            need[term.charge] = need.get(term.charge, 0) - term.count
+        need = {c: n for c, n in need.items() if n}
+        if not need:
+            continue
+        served = period if current else Period(start, max(t.end for t in by_start[start]))
+        measure = Measure(
+            Grid(served.start, BillingPeriod(1)), served, served.start, BillingType.ONE_TIME
+        )
         priced.extend(
             priced_for_need(
                 billable.description,
                 billable.source,
-                period,
+                served,
                 measure,
-                s,
-                e,
+                served.start,
+                served.end,
                 need,
                 code=billable.unit_price.currency.code,
                 basis=f"{billable.source} {billable.key}",

@@ -96,6 +96,7 @@ class UsageItems:
     def __init__(self, store: Reader, page: int = 1000) -> None:
         self.company = store.company()
         self._targets: dict[str, _Target | None] = {}
+        self._ambiguous: dict[str, str] = {}
         # (reference, day) -> period start: days repeat, grids are costly to walk.
         self._periods: dict[tuple[str, date], date] = {}
         accounts = store.accounts()
@@ -113,9 +114,16 @@ class UsageItems:
                                 self._add(item.order_number, target)
 
     def _add(self, reference: str, target: _Target) -> None:
-        # A reference that names items of two accounts is ambiguous: None marks it.
+        # A reference that names two items is ambiguous: None marks it, with the reason.
         seen = self._targets.get(reference, target)
-        self._targets[reference] = target if seen == target else None
+        if seen is None or seen != target:
+            self._targets[reference] = None
+            if seen is not None and seen.account.id != target.account.id:
+                self._ambiguous[reference] = "names usage items of several accounts"
+            else:
+                self._ambiguous.setdefault(reference, "names more than one usage item")
+        else:
+            self._targets[reference] = target
 
     def resolve(self, record: UsageRecord) -> StoredUsage:
         """The stored form of *record*; ValidationError if it names no item or misses it."""
@@ -123,7 +131,7 @@ class UsageItems:
             raise ValidationError("item", record.item, "names no usage item")
         target = self._targets[record.item]
         if target is None:
-            raise ValidationError("item", record.item, "names usage items of several accounts")
+            raise ValidationError("item", record.item, self._ambiguous[record.item])
         item, subscription = target.item, target.subscription
         price = record.unit_price
         if price is not None and price.currency != item.price.currency:
