@@ -1,5 +1,6 @@
 """What only the SQL store has to prove: schema versions, exact amounts, atomic batches
-across a crash, concurrent numbering, and an exact storage format.
+across a crash, concurrent numbering and usage ingestion, usage totals computed in the
+database, and an exact storage format.
 
 The shared contract of every store is checked by the conformance kit
 (``test_storage_conformance.py``); these tests run on SQLite and on a real PostgreSQL.
@@ -7,14 +8,16 @@ The shared contract of every store is checked by the conformance kit
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import textwrap
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
@@ -25,7 +28,9 @@ from hypothesis import HealthCheck, given, settings
 
 import juston
 from juston.errors import StorageError
+from juston.model.billables import Billable
 from juston.model.subscriptions import Subscription
+from juston.model.usage import Aggregation, StoredUsage, UsageQuery, UsageRecord
 from juston.pricing import Flat
 from juston.storage import codec
 from juston.storage.sql import SqlStore
@@ -33,7 +38,9 @@ from juston.storage.sql import store as sql_store
 from juston.storage.sql.migrate import SchemaError, head_version
 from juston.storage.sql.schema import metadata
 from juston.testing import sample_store
-from juston.testing.conformance import copy_master_data
+from juston.testing.conformance import copy_master_data, fingerprint
+from juston.testing.postgres import drop_database, with_database
+from juston.usage.aggregate import aggregate
 from strategies import subscriptions
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -400,3 +407,280 @@ def test_a_header_change_keeps_the_stored_body_and_a_content_change_rewrites_it(
         assert store.document(draft.id).lines == final.lines[:1]
     finally:
         store.close()
+
+
+# ------------------------------------------------------------------ usage and charges
+
+
+def _record(record_id: str, **fields: Any) -> UsageRecord:
+    fields.setdefault("timestamp", datetime(2026, 1, 5, 9, 30, 0, 250, tzinfo=UTC))
+    return UsageRecord(id=record_id, item="S-1/api", **fields)
+
+
+def _row(record: UsageRecord, account_id: str = "C1", item_id: str = "api") -> StoredUsage:
+    return StoredUsage(
+        record=record,
+        account_id=account_id,
+        subscription="S-1",
+        item_id=item_id,
+        day=record.timestamp.date(),
+        period_start=date(2026, 1, 1),
+    )
+
+
+RICH_RECORDS = [
+    _record("plain"),
+    _record(
+        "rich",
+        timestamp=datetime(2026, 1, 5, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-8))),
+        quantity="123456.500000",
+        unit_price=juston.money("0.10", "EUR"),
+        criterion="EU",
+        invoice_criterion="project-x",
+        properties=(("user", "änna"), ("region", 'e"u\\'), ("user", "bob")),
+    ),
+    _record("tiny", quantity="0.000001", timestamp=datetime(2026, 1, 5, 9, tzinfo=UTC)),
+    _record("seconds", timestamp=datetime(2026, 1, 5, tzinfo=timezone(timedelta(seconds=5430)))),
+]
+
+
+def test_a_usage_record_is_stored_whole_and_its_columns_exactly(url: str) -> None:
+    store = SqlStore.open(url)
+    try:
+        with store.transaction() as tx:
+            assert tx.add_usage([_row(r) for r in RICH_RECORDS]) == len(RICH_RECORDS)
+        query = sa.text(
+            "SELECT id, body, quantity, at, unit_price, currency, properties "
+            "FROM usage_records ORDER BY id"
+        )
+        with store.engine.connect() as conn:
+            rows = {row.id: row for row in conn.execute(query)}
+            if conn.dialect.name == "sqlite":
+                kinds = conn.execute(
+                    sa.text("SELECT DISTINCT typeof(quantity), typeof(at) FROM usage_records")
+                )
+                assert kinds.all() == [("integer", "integer")]  # never REAL
+        for record in RICH_RECORDS:
+            back = codec.loads(rows[record.id].body, UsageRecord)
+            assert back == record
+            assert fingerprint(back) == fingerprint(record)  # exponents and offsets too
+        rich = rows["rich"]
+        assert (rich.quantity, rich.unit_price, rich.currency) == (123456500000, "0.1", "EUR")
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
+        assert rich.at == (RICH_RECORDS[1].timestamp - epoch) // timedelta(microseconds=1)
+        assert rows["tiny"].quantity == 1
+        properties = (
+            rich.properties if isinstance(rich.properties, dict) else json.loads(rich.properties)
+        )
+        # One value per name: the one UsageRecord.property() gives ("bob" sorts first).
+        assert properties == {"user": "bob", "region": 'e"u\\'}
+        assert rows["plain"].properties is None
+    finally:
+        store.close()
+
+
+def test_the_fast_usage_record_encoding_is_the_codecs() -> None:
+    named = _record(
+        "named", timestamp=datetime(2026, 3, 29, 3, 30, tzinfo=ZoneInfo("Europe/Berlin"))
+    )
+    for record in [*RICH_RECORDS, named]:
+        assert codec.dumps_usage_record(record) == codec.dumps(record, UsageRecord)
+    # A named zone comes back as its offset at that instant: the same instant.
+    back = codec.loads(codec.dumps_usage_record(named), UsageRecord)
+    assert back == named
+    assert back.timestamp.utcoffset() == timedelta(hours=2)
+
+
+def test_a_billable_survives_the_storage_format_exactly() -> None:
+    charge = Billable(
+        source="time",
+        key="entry/1",
+        account_id="C1",
+        description="Consulting",
+        unit_price=juston.money("120.50", "EUR"),
+        service_date=date(2026, 1, 5),
+        quantity=Decimal("2.50"),
+        service_end=date(2026, 1, 7),
+        product_code="CONSULT",
+        invoice="project-7",
+    )
+    back = codec.loads(codec.dumps(charge, Billable), Billable)
+    assert fingerprint(back) == fingerprint(charge)
+    assert (str(back.quantity), str(back.unit_price.amount)) == ("2.50", "120.50")
+
+
+def test_a_quantity_too_large_for_the_store_is_refused(url: str) -> None:
+    store = SqlStore.open(url)
+    try:
+        huge = _row(_record("huge", quantity="9223372036854.775808"))  # 2**63 millionths
+        with pytest.raises(juston.ValidationError, match="quantity"), store.transaction() as tx:
+            tx.add_usage([_row(_record("fine"))])
+            tx.add_usage([huge])
+        assert store.known_usage(["fine", "huge"]) == set()
+        most = _row(_record("most", quantity="9223372036854.775807"))
+        with store.transaction() as tx:
+            assert tx.add_usage([most]) == 1
+        (total,) = store.usage_totals([UsageQuery("C1", "S-1", "api", Aggregation.MAX)])
+        assert str(total.quantity) == "9223372036854.775807"
+    finally:
+        store.close()
+
+
+def test_usage_totals_are_computed_in_the_database(url: str) -> None:
+    store = SqlStore.open(url)
+    try:
+        at = datetime(2026, 1, 5, tzinfo=UTC)
+        rows = [
+            _row(
+                _record(f"r{n}", quantity=n + 1, timestamp=at + timedelta(minutes=n)),
+                item_id=f"i{n % 3}",
+            )
+            for n in range(30)
+        ]
+        with store.transaction() as tx:
+            tx.add_usage(rows)
+        statements: list[str] = []
+
+        def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            statements.append(statement)
+
+        sa.event.listen(store.engine, "before_cursor_execute", record)
+        try:
+            queries = [
+                UsageQuery("C1", "S-1", "i0", Aggregation.SUM),
+                UsageQuery("C1", "S-1", "i1", Aggregation.SUM),
+                UsageQuery("C1", "S-1", "i2", Aggregation.LATEST),
+            ]
+            totals = store.usage_totals(queries)
+        finally:
+            sa.event.remove(store.engine, "before_cursor_execute", record)
+        assert [(t.item_id, t.quantity, t.records) for t in totals] == [
+            ("i0", Decimal(145), 10),
+            ("i1", Decimal(155), 10),
+            ("i2", Decimal(30), 10),
+        ]
+        selects = [s for s in statements if "usage_records" in s]
+        assert len(selects) == 2  # one per aggregation
+        assert not any("body" in s for s in selects)  # the records stay in the database
+    finally:
+        store.close()
+
+
+ADD_USAGE = """
+import sys
+from datetime import UTC, date, datetime, timedelta
+import juston
+from juston.model.usage import StoredUsage, UsageRecord
+
+store = juston.open_store(sys.argv[1])
+origin = datetime(2026, 1, 1, tzinfo=UTC)
+rows = [
+    StoredUsage(
+        record=UsageRecord(id=f"u{n}", item="S-1/api", timestamp=origin + timedelta(minutes=n)),
+        account_id="C1", subscription="S-1", item_id="api",
+        day=date(2026, 1, 1), period_start=date(2026, 1, 1),
+    )
+    for n in range(3000)
+]
+if sys.argv[2] == "backwards":
+    rows.reverse()
+added = 0
+for start in range(0, len(rows), 250):
+    with store.transaction() as tx:
+        added += tx.add_usage(rows[start : start + 750])
+print(added)
+"""
+
+
+def test_two_processes_adding_the_same_usage_store_each_record_once(url: str) -> None:
+    store = SqlStore.open(url)
+    try:
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", ADD_USAGE, url, direction],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for direction in ("forwards", "backwards")
+        ]
+        counts = []
+        for proc in procs:
+            out, err = proc.communicate(timeout=180)
+            assert proc.returncode == 0, err
+            counts.append(int(out))
+        # Each record counted by exactly one of them, however their batches interleaved.
+        assert sum(counts) == 3000
+        (total,) = store.usage_totals([UsageQuery("C1", "S-1", "api", Aggregation.COUNT)])
+        assert total.quantity == 3000
+    finally:
+        store.close()
+
+
+def test_database_failures_in_usage_and_charges_are_storage_errors(url: str) -> None:
+    store = SqlStore.open(url)
+    try:
+        with store.engine.begin() as conn:
+            conn.execute(sa.text("DROP TABLE usage_records"))
+            conn.execute(sa.text("DROP TABLE charges"))
+        with pytest.raises(StorageError, match="usage_records"):
+            store.known_usage(["u1"])
+        with pytest.raises(StorageError, match="usage_records"), store.transaction() as tx:
+            tx.add_usage([_row(_record("u1"))])
+        with pytest.raises(StorageError, match="usage_records"):
+            store.usage_totals([UsageQuery("C1", "S-1", "api", Aggregation.SUM)])
+        with pytest.raises(StorageError, match="charges"):
+            store.charges_of(["C1"])
+    finally:
+        store.close()
+
+
+def test_text_order_does_not_depend_on_the_database_collation(juston_postgres_url: str) -> None:
+    # A database whose default collation sorts "a" before "B" (Python sorts "B" first).
+    name = f"juston_icu_{os.getpid()}"
+    admin = sa.create_engine(juston_postgres_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            try:
+                conn.execute(
+                    sa.text(
+                        f"CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu "
+                        "ICU_LOCALE 'en-US' LOCALE 'C'"
+                    )
+                )
+            except sa.exc.DBAPIError as exc:  # before PostgreSQL 15, or without ICU
+                pytest.skip(f"no ICU database: {exc.orig}")
+        store = SqlStore.open(with_database(juston_postgres_url, name))
+        try:
+            with store.engine.connect() as conn:
+                assert conn.execute(sa.text("SELECT 'a' < 'B'")).scalar() is True
+            copy_sample(store, accounts=1)
+            (account,) = store.accounts()
+            at = datetime(2026, 1, 5, tzinfo=UTC)
+            rows = [
+                _row(_record(i, timestamp=at, quantity=n)) for n, i in enumerate(["a-1", "B-1"])
+            ]
+            charges = [
+                Billable(
+                    source=source,
+                    key=key,
+                    account_id=account.id,
+                    description="x",
+                    unit_price=juston.money("1", "EUR"),
+                    service_date=date(2026, 1, 5),
+                )
+                for source, key in [("time", "k"), ("Time", "k"), ("time", "K")]
+            ]
+            with store.transaction() as tx:
+                tx.add_usage(rows)
+                for charge in charges:
+                    tx.put_charge(charge)
+            queries = [UsageQuery("C1", "S-1", "api", Aggregation.LATEST)]
+            assert store.usage_totals(queries) == aggregate(rows, Aggregation.LATEST)
+            got = store.charges_of([account.id])[account.id]
+            assert [(c.source, c.key) for c in got] == [("Time", "k"), ("time", "K"), ("time", "k")]
+        finally:
+            store.close()
+    finally:
+        drop_database(juston_postgres_url, name)
+        admin.dispose()

@@ -524,3 +524,25 @@ def test_sum_and_count_over_a_period_equal_the_sum_over_any_split(records, data)
             D(0),
         )
         assert whole == parts
+
+
+def test_latest_is_the_latest_instant_even_in_the_repeated_autumn_hour() -> None:
+    from zoneinfo import ZoneInfo
+
+    berlin = ZoneInfo("Europe/Berlin")
+    # 02:30 CEST (00:30 UTC) comes before 02:10 CET (01:10 UTC) on 2026-10-25.
+    early = datetime(2026, 10, 25, 2, 30, tzinfo=berlin, fold=0)
+    late = datetime(2026, 10, 25, 2, 10, tzinfo=berlin, fold=1)
+    rows = [
+        StoredUsage(
+            record=UsageRecord(id=name, item="S/i", timestamp=at, quantity=q),
+            account_id="C",
+            subscription="S",
+            item_id="i",
+            day=date(2026, 10, 25),
+            period_start=date(2026, 10, 1),
+        )
+        for name, at, q in (("a", early, 1), ("b", late, 2))
+    ]
+    [total] = aggregate(rows, Aggregation.LATEST)
+    assert total.quantity == D(2)

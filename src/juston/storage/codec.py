@@ -3,7 +3,8 @@
 Built on cattrs: every attrs class is unstructured field by field and structured back
 through its ``__init__``, so stored data passes the same validation as new data.
 Decimals keep their exponent (``"12.50"`` stays ``12.50``), dates are ISO text, money is
-``"<amount> <currency>"``. Defaults are always written out, so changing a default in a
+``"<amount> <currency>"``, timestamps ISO text with their UTC offset (a named time zone
+comes back as its fixed offset at that instant). Defaults are always written out, so changing a default in a
 later version never changes what a stored object means.
 
     >>> from juston.testing import sample_company
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -28,6 +29,7 @@ from moneyed import Currency, Money
 from ..errors import StorageError
 from ..model.parties import Account, Company
 from ..model.subscriptions import Pricing
+from ..model.usage import UsageRecord
 from ..money import currency
 from ..pricing.models import (
     Flat,
@@ -41,7 +43,7 @@ from ..pricing.models import (
     Volume,
 )
 
-__all__ = ["dumps", "loads", "structure", "unstructure"]
+__all__ = ["dumps", "dumps_usage_record", "loads", "structure", "unstructure"]
 
 T = TypeVar("T")
 
@@ -90,6 +92,9 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook(Decimal, lambda v, _: Decimal(v))
     conv.register_unstructure_hook(date, date.isoformat)
     conv.register_structure_hook(date, lambda v, _: date.fromisoformat(v))
+    # A datetime is a date too: without hooks of its own it would lose its time.
+    conv.register_unstructure_hook(datetime, datetime.isoformat)
+    conv.register_structure_hook(datetime, lambda v, _: datetime.fromisoformat(v))
     conv.register_unstructure_hook(Currency, lambda c: c.code)
     conv.register_structure_hook(Currency, lambda v, _: _currency(v))
     # cattrs' generic optional handling costs more than the plain values it passes on.
@@ -157,3 +162,28 @@ def dumps(obj: object, cls: type[Any] | None = None) -> str:
 def loads(text: str, cls: type[T]) -> T:
     """The *cls* that :func:`dumps` wrote as *text*."""
     return structure(orjson.loads(text), cls)
+
+
+def dumps_usage_record(record: UsageRecord) -> str:
+    """``dumps(record, UsageRecord)``, the same text, several times faster: usage records
+    come by the million.
+
+        >>> from datetime import datetime, timezone
+        >>> record = UsageRecord(id="r-1", item="S-1/api", quantity="1.50",
+        ...                      timestamp=datetime(2026, 3, 2, 9, 14, tzinfo=timezone.utc))
+        >>> dumps_usage_record(record) == dumps(record, UsageRecord)
+        True
+    """
+    price = record.unit_price
+    return orjson.dumps(
+        {
+            "id": record.id,
+            "item": record.item,
+            "timestamp": record.timestamp.isoformat(),
+            "quantity": str(record.quantity),
+            "unit_price": None if price is None else _money_text(price),
+            "criterion": record.criterion,
+            "invoice_criterion": record.invoice_criterion,
+            "properties": record.properties,
+        }
+    ).decode()

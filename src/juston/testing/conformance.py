@@ -27,7 +27,8 @@ with ``Test``, so pytest does not collect the kit itself.
 What "conforms" means: everything round-trips *exactly* (``==`` on the attrs values, and
 every ``Decimal`` keeps its exponent: ``Decimal("25.00")`` does not come back as
 ``Decimal("25")``); reads come back in the documented order; a transaction that raises
-writes nothing; and a billing cycle (runs, finalizing, re-running, cancelling) gives the
+writes nothing; usage totals are exactly those of :func:`juston.usage.aggregate`; and a
+billing cycle (runs, finalizing, re-running, cancelling) gives the
 same documents as on :class:`~juston.MemoryStore`. The data is small (five accounts), so
 the kit runs in seconds.
 """
@@ -38,7 +39,7 @@ import enum
 import functools
 from collections import Counter as Multiset
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import cast
 
@@ -59,7 +60,16 @@ from juston import (
     Subscription,
     Term,
 )
+from juston.model.billables import Billable
+from juston.model.usage import (
+    Aggregation,
+    StoredUsage,
+    UsageQuery,
+    UsageRecord,
+    UsageTotal,
+)
 from juston.storage.base import Reader
+from juston.usage.aggregate import aggregate, order
 
 from .sample import sample_accounts, sample_company
 
@@ -384,6 +394,149 @@ def _ids(documents: Iterable[Invoice]) -> list[str | None]:
 
 def _terms(documents: Iterable[Invoice]) -> Multiset[Term]:
     return Multiset(t for d in documents for t in d.terms())
+
+
+# --- usage and charges -------------------------------------------------------------------
+
+_JAN = date(2026, 1, 1)
+_FEB = date(2026, 2, 1)
+_CET = timezone(timedelta(hours=1))
+_IST = timezone(timedelta(hours=5, minutes=30))
+_PST = timezone(timedelta(hours=-8))
+#: A property name that a JSON path would trip over.
+_ODD = 'na"me\\ä.x'
+
+
+def _at(day: int, hour: int = 12, minute: int = 0, tz: timezone = UTC, month: int = 1) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=tz)
+
+
+def _stored(
+    record_id: str,
+    item: tuple[str, str, str],
+    timestamp: datetime,
+    quantity: str = "1",
+    *,
+    period: date = _JAN,
+    day: date | None = None,
+    price: str | None = None,
+    criterion: str | None = None,
+    invoice_criterion: str | None = None,
+    properties: dict[str, str] | None = None,
+) -> StoredUsage:
+    account_id, subscription, item_id = item
+    record = UsageRecord(
+        id=record_id,
+        item=f"{subscription}/{item_id}",
+        timestamp=timestamp,
+        quantity=quantity,
+        unit_price=None if price is None else juston.money(price, "EUR"),
+        criterion=criterion,
+        invoice_criterion=invoice_criterion,
+        properties=properties or {},
+    )
+    return StoredUsage(
+        record=record,
+        account_id=account_id,
+        subscription=subscription,
+        item_id=item_id,
+        day=day or timestamp.astimezone(UTC).date(),
+        period_start=period,
+    )
+
+
+_API = ("C1", "S-1", "api")
+_SEATS = ("C1", "S-1", "seats")
+_USERS = ("C1", "S-1", "users")
+_OTHER_API = ("C2", "S-1", "api")  # the same subscription number and item, another account
+_NOT_ASKED = (("C2", "S-2", "api"), ("C1", "S-1", "other"), ("C1", "S-2", "api"))
+
+
+@functools.cache
+def _usage_rows() -> tuple[StoredUsage, ...]:
+    """Usage of several accounts, subscriptions, items and periods that every aggregation
+    has something to get wrong in: fractions down to 10⁻⁶, sums beyond a float's digits,
+    prices equal in value but not in exponent, criteria, properties present and absent,
+    equal instants in different offsets, and equal instants told apart only by id."""
+    return (
+        # api: sums, maxima, prices, criteria.
+        _stored("u01", _API, _at(3, 10), "0.000001"),
+        _stored("u02", _API, _at(3, 10), "123456.5"),
+        _stored("u03", _API, _at(5), "2.50", price="0.10"),
+        _stored("u04", _API, _at(5, 13), "3", price="0.1"),  # the group of u03
+        _stored("u05", _API, _at(6), "4", price="0.100000"),  # and again
+        _stored("u06", _API, _at(6), "1", price="0.2"),
+        _stored("u07", _API, _at(7), "5", criterion="EU"),
+        _stored("u08", _API, _at(7), "6", criterion="EU", invoice_criterion="project-x"),
+        _stored("u09", _API, _at(8), "7", invoice_criterion="project-x"),
+        _stored("u10", _API, _at(9), "999999999.999999"),
+        _stored("u11", _API, _at(9, 11), "888888888888"),
+        _stored("u12", _API, _at(10, tz=_PST), "7777777777.777777"),
+        _stored("u13", _API, _at(1, month=2), "1", period=_FEB),
+        _stored("u14", _API, _at(2, month=2), "0", period=_FEB),
+        _stored("u15", _API, _at(31, 23, 30, tz=_PST), "1.25", period=_JAN, day=date(2026, 1, 31)),
+        # seats: latest values, per day and per period.
+        _stored("s1", _SEATS, _at(2, 8, tz=_CET), "5"),
+        _stored("s2", _SEATS, _at(2, 9, tz=_CET), "7"),
+        _stored("s3", _SEATS, _at(2, 8), "9"),  # the instant of s2; s3 > s2
+        _stored("B-4", _SEATS, _at(4), "3"),
+        _stored("a-4", _SEATS, _at(4), "4"),  # the instant of B-4; "a-4" > "B-4"
+        _stored("s5", _SEATS, _at(10, 18), "2.5"),
+        _stored("s6", _SEATS, _at(10, 17, 59), "100"),
+        _stored("s7", _SEATS, _at(10, 22, 30, tz=_IST), "8", criterion="night"),
+        _stored("s8", _SEATS, _at(3, month=2), "11", period=_FEB),
+        # users: distinct property values.
+        _stored("p1", _USERS, _at(3), properties={"user": "anna"}),
+        _stored("p2", _USERS, _at(3), properties={"user": "bob"}),
+        _stored("p3", _USERS, _at(4), properties={"user": "anna", "region": "eu"}),
+        _stored("p4", _USERS, _at(4)),
+        _stored("p5", _USERS, _at(5), properties={"region": "eu"}),
+        _stored("p6", _USERS, _at(5), properties={"user": 'ä"\\'}),
+        _stored("p7", _USERS, _at(6), properties={"user": ""}),
+        _stored("p8", _USERS, _at(6), properties={"user": "bob"}, criterion="EU"),
+        # another account's item of the same name.
+        _stored("o1", _OTHER_API, _at(3), "10"),
+        _stored("o2", _OTHER_API, _at(3), "20", properties={_ODD: "v1"}),
+        _stored("o3", _OTHER_API, _at(4), "30", properties={_ODD: "v2", "user": "anna"}),
+        _stored("o4", _OTHER_API, _at(5), "40", properties={_ODD: "v1"}),
+        # items nobody asks for.
+        *(_stored(f"x{n}", item, _at(3), "1000") for n, item in enumerate(_NOT_ASKED)),
+    )
+
+
+_ASKED = (_API, _SEATS, _USERS, _OTHER_API)
+
+
+def _expected_totals(
+    rows: Iterable[StoredUsage], queries: Iterable[UsageQuery]
+) -> list[UsageTotal]:
+    """What :func:`aggregate` gives for *queries* over *rows*, in the order of the stores."""
+    rows = list(rows)
+    totals: list[UsageTotal] = []
+    for query in queries:
+        item = (query.account_id, query.subscription, query.item_id)
+        mine = [r for r in rows if (r.account_id, r.subscription, r.item_id) == item]
+        totals.extend(aggregate(mine, query.aggregation, query.property))
+    totals.sort(key=order)
+    return totals
+
+
+def _queries(aggregation: Aggregation, prop: str | None = None) -> list[UsageQuery]:
+    return [UsageQuery(*item, aggregation, prop) for item in _ASKED]
+
+
+def _charge(
+    source: str, key: str, account_id: str, amount: str = "10.00", **more: object
+) -> Billable:
+    return Billable(
+        source=source,
+        key=key,
+        account_id=account_id,
+        description=f"{source} {key}",
+        unit_price=juston.money(amount, "EUR"),
+        service_date=date(2026, 1, 15),
+        **more,  # type: ignore[arg-type]
+    )
 
 
 class _Boom(Exception):
@@ -915,6 +1068,253 @@ class StoreConformance:
         assert list(filled.documents()) == []
         with filled.transaction() as tx:
             assert not tx.has_counter("seq")
+
+    # --- usage ---------------------------------------------------------------------------
+
+    def test_add_usage_stores_new_rows_and_counts_them(self, store: Store) -> None:
+        rows = _usage_rows()
+        with store.transaction() as tx:
+            assert tx.add_usage(rows[:10]) == 10
+            assert tx.add_usage([]) == 0
+        ids = [r.id for r in rows]
+        assert store.known_usage(ids) == set(ids[:10])
+        with store.transaction() as tx:
+            # Five stored before, the rest new, and two of the new ones given twice.
+            again = [*rows[5:20], rows[12], rows[15]]
+            assert tx.add_usage(again) == 10
+        assert store.known_usage(ids) == set(ids[:20])
+        with store.transaction() as tx:
+            assert tx.add_usage(rows) == len(rows) - 20
+            assert tx.add_usage(rows) == 0
+        assert store.known_usage(ids) == set(ids)
+
+    def test_the_first_of_equal_ids_is_stored(self, store: Store) -> None:
+        first = _stored("dup", _API, _at(3), "5")
+        second = _stored("dup", _API, _at(4), "7")
+        with store.transaction() as tx:
+            assert tx.add_usage([first, second]) == 1
+        with store.transaction() as tx:
+            assert tx.add_usage([_stored("dup", _API, _at(5), "9")]) == 0
+        (total,) = store.usage_totals([UsageQuery(*_API, Aggregation.SUM)])
+        assert (total.quantity, total.records) == (Decimal(5), 1)
+
+    def test_known_usage(self, store: Store) -> None:
+        assert store.known_usage(["u01"]) == set()
+        assert store.known_usage([]) == set()
+        with store.transaction() as tx:
+            tx.add_usage(_usage_rows())
+        asked = [f"u{n:02d}" for n in range(1, 1200)]  # more than one query's worth
+        assert store.known_usage(asked) == {f"u{n:02d}" for n in range(1, 16)}
+        assert store.known_usage({"a-4", "B-4", "A-4", "b-4"}) == {"a-4", "B-4"}
+        assert store.known_usage(["u01", "u01"]) == {"u01"}
+
+    def test_a_failed_transaction_stores_no_usage(self, store: Store) -> None:
+        rows = _usage_rows()
+        with store.transaction() as tx:
+            tx.add_usage(rows[:3])
+        with pytest.raises(_Boom), store.transaction() as tx:
+            assert tx.add_usage(rows) == len(rows) - 3
+            raise _Boom
+        assert store.known_usage([r.id for r in rows]) == {r.id for r in rows[:3]}
+        queries = _queries(Aggregation.COUNT)
+        assert store.usage_totals(queries) == _expected_totals(rows[:3], queries)
+        with store.transaction() as tx:
+            assert tx.add_usage(rows) == len(rows) - 3
+
+    def test_reads_in_a_transaction_see_its_usage(self, store: Store) -> None:
+        rows = _usage_rows()
+        with store.transaction() as tx:
+            tx.add_usage(rows[:10])
+        queries = _queries(Aggregation.SUM)
+        with store.transaction() as tx:
+            tx.add_usage(rows[10:])
+            assert tx.known_usage([r.id for r in rows]) == {r.id for r in rows}
+            assert tx.usage_totals(queries) == _expected_totals(rows, queries)
+        assert store.usage_totals(queries) == _expected_totals(rows, queries)
+
+    @pytest.mark.parametrize("aggregation", list(Aggregation), ids=lambda a: a.value)
+    def test_usage_totals_are_those_of_aggregate(
+        self, store: Store, aggregation: Aggregation
+    ) -> None:
+        rows = _usage_rows()
+        with store.transaction() as tx:
+            tx.add_usage(rows)
+        props = ["user", _ODD, "nobody"] if aggregation is Aggregation.UNIQUE_COUNT else [None]
+        for prop in props:
+            queries = _queries(aggregation, prop)
+            expected = _expected_totals(rows, queries)
+            got = store.usage_totals(queries)
+            assert got == expected, prop
+            assert fingerprint(got) == fingerprint(expected), prop  # exponents too
+            assert all(t.records > 0 for t in got)
+
+    def test_usage_totals_of_mixed_queries(self, store: Store) -> None:
+        rows = _usage_rows()
+        with store.transaction() as tx:
+            tx.add_usage(rows)
+        # One aggregation per item, as a run asks (two for one item tie in the order).
+        queries = [
+            UsageQuery(*_API, Aggregation.SUM),
+            UsageQuery(*_SEATS, Aggregation.TIME_WEIGHTED),
+            UsageQuery(*_USERS, Aggregation.UNIQUE_COUNT, "user"),
+            UsageQuery(*_OTHER_API, Aggregation.UNIQUE_COUNT, _ODD),
+            UsageQuery("C1", "S-2", "api", Aggregation.LATEST),
+            UsageQuery("C-404", "S-1", "api", Aggregation.SUM),
+        ]
+        expected = _expected_totals(rows, queries)
+        assert fingerprint(store.usage_totals(queries)) == fingerprint(expected)
+        assert fingerprint(store.usage_totals(list(reversed(queries)))) == fingerprint(expected)
+        assert store.usage_totals([]) == []
+
+    def test_usage_totals_are_exact(self, store: Store) -> None:
+        with store.transaction() as tx:
+            tx.add_usage(_usage_rows())
+        by_group = {
+            (t.period_start, t.criterion, t.invoice_criterion, t.unit_price): t
+            for t in store.usage_totals([UsageQuery(*_API, Aggregation.SUM)])
+        }
+        plain = by_group[(_JAN, None, None, None)]
+        # Beyond the 15-17 digits of a float, and fractions down to one millionth.
+        assert str(plain.quantity) == "897666790123.527777"
+        assert plain.records == 6
+        priced = by_group[(_JAN, None, None, Decimal("0.1"))]
+        assert (str(priced.unit_price), str(priced.quantity), priced.records) == ("0.1", "9.5", 3)
+        assert str(by_group[(_FEB, None, None, None)].quantity) == "1"
+        latest = {
+            t.day: t.quantity
+            for t in store.usage_totals([UsageQuery(*_SEATS, Aggregation.TIME_WEIGHTED)])
+            if t.criterion is None and t.period_start == _JAN
+        }
+        # Equal instants: the greater id wins ("s3" over "s2", "a-4" over "B-4").
+        assert latest == {
+            date(2026, 1, 2): Decimal(9),
+            date(2026, 1, 4): Decimal(4),
+            date(2026, 1, 10): Decimal("2.5"),
+        }
+
+    def test_usage_totals_only_for_the_items_asked_for(self, store: Store) -> None:
+        with store.transaction() as tx:
+            tx.add_usage(_usage_rows())
+        for aggregation in Aggregation:
+            prop = "user" if aggregation is Aggregation.UNIQUE_COUNT else None
+            got = store.usage_totals([UsageQuery(*_OTHER_API, aggregation, prop)])
+            assert got, aggregation
+            assert {(t.account_id, t.subscription, t.item_id) for t in got} == {_OTHER_API}
+            assert store.usage_totals([UsageQuery("C1", "S-1", "nothing", aggregation)]) == []
+
+    def test_usage_totals_of_many_items(self, store: Store) -> None:
+        items = [(f"C{n % 7}", f"S-{n % 13}", f"i{n}") for n in range(1200)]
+        rows = [
+            _stored(f"m{n}-{k}", item, _at(1 + k), str(n + k))
+            for n, item in enumerate(items)
+            for k in range(2)
+        ]
+        with store.transaction() as tx:
+            assert tx.add_usage(rows) == len(rows)
+        queries = [UsageQuery(*item, Aggregation.SUM) for item in items[::2]]
+        got = store.usage_totals(queries)
+        assert got == _expected_totals(rows, queries)
+        assert len(got) == 600
+
+    # --- ad-hoc charges ------------------------------------------------------------------
+
+    def test_charges_round_trip_exactly(self, filled: Store) -> None:
+        charge = _charge(
+            "time",
+            "entry/1",
+            "C9000001",
+            "12.3450",
+            quantity=Decimal("2.50"),
+            service_end=date(2026, 1, 20),
+            unit_code="HUR",
+            tax_class="reduced",
+            product_code="CONSULTING",
+            invoice="project-7",
+        )
+        plain = _charge("fee", "setup", "C9000001", "99")
+        with filled.transaction() as tx:
+            tx.put_charge(charge)
+            tx.put_charge(plain)
+        got = filled.charges_of(["C9000001"])["C9000001"]
+        _assert_exact(list(got), [plain, charge])
+
+    def test_charges_of_many_accounts_in_source_and_key_order(self, filled: Store) -> None:
+        charges = [
+            _charge("time", "k9", "C9000001"),
+            _charge("time", "k10", "C9000001"),
+            _charge("expense", "K1", "C9000001"),
+            _charge("expense", "k1", "C9000001"),
+            _charge("time", "k1", "C0000001"),
+            _charge("Time", "k1", "C9000001"),
+        ]
+        with filled.transaction() as tx:
+            for charge in charges:
+                tx.put_charge(charge)
+        ids = ["C9000001", "C0000001", "C0000002", "C-404"]
+        got = filled.charges_of(ids)
+        assert sorted(got) == sorted(ids)
+        assert [(c.source, c.key) for c in got["C9000001"]] == [
+            ("Time", "k1"),
+            ("expense", "K1"),
+            ("expense", "k1"),
+            ("time", "k10"),
+            ("time", "k9"),
+        ]
+        assert list(got["C0000001"]) == [charges[4]]
+        assert list(got["C0000002"]) == []
+        assert list(got["C-404"]) == []
+        assert dict(filled.charges_of([])) == {}
+
+    def test_put_charge_again_replaces_it(self, filled: Store) -> None:
+        with filled.transaction() as tx:
+            tx.put_charge(_charge("time", "k1", "C9000001", "10.00"))
+            tx.put_charge(_charge("time", "k2", "C9000001", "20.00"))
+        changed = _charge("time", "k1", "C9000001", "12.50", quantity=Decimal("3"))
+        with filled.transaction() as tx:
+            tx.put_charge(changed)
+        got = filled.charges_of(["C9000001"])["C9000001"]
+        assert [c.unit_price.amount for c in got] == [Decimal("12.50"), Decimal("20.00")]
+        _assert_exact(got[0], changed)
+        # Its (source, key) is its identity: a charge put for another account moves there.
+        moved = _charge("time", "k1", "C0000001", "12.50")
+        with filled.transaction() as tx:
+            tx.put_charge(moved)
+        got_now = filled.charges_of(["C9000001", "C0000001"])
+        assert [c.key for c in got_now["C9000001"]] == ["k2"]
+        assert list(got_now["C0000001"]) == [moved]
+
+    def test_delete_charge(self, filled: Store) -> None:
+        with filled.transaction() as tx:
+            tx.put_charge(_charge("time", "k1", "C9000001"))
+            tx.put_charge(_charge("time", "k2", "C9000001"))
+        with filled.transaction() as tx:
+            tx.delete_charge("time", "k1")
+        assert [c.key for c in filled.charges_of(["C9000001"])["C9000001"]] == ["k2"]
+        with pytest.raises(NotFound, match="k1"), filled.transaction() as tx:
+            tx.delete_charge("time", "k2")
+            tx.delete_charge("time", "k1")
+        # The failed transaction deleted nothing.
+        assert [c.key for c in filled.charges_of(["C9000001"])["C9000001"]] == ["k2"]
+
+    def test_put_charge_for_a_missing_account_is_not_found(self, filled: Store) -> None:
+        with pytest.raises(NotFound, match="C-404"), filled.transaction() as tx:
+            tx.put_charge(_charge("time", "k1", "C9000001"))
+            tx.put_charge(_charge("time", "k2", "C-404"))
+        assert dict(filled.charges_of(["C9000001", "C-404"])) == {"C9000001": [], "C-404": []}
+
+    def test_reads_in_a_transaction_see_its_charges(self, filled: Store) -> None:
+        charge = _charge("time", "k1", "C9000001")
+        with filled.transaction() as tx:
+            tx.put_charge(charge)
+            assert list(tx.charges_of(["C9000001"])["C9000001"]) == [charge]
+            tx.delete_charge("time", "k1")
+            assert list(tx.charges_of(["C9000001"])["C9000001"]) == []
+            tx.put_charge(charge)
+        with pytest.raises(_Boom), filled.transaction() as tx:
+            tx.delete_charge("time", "k1")
+            tx.put_charge(_charge("time", "k2", "C9000001"))
+            raise _Boom
+        assert list(filled.charges_of(["C9000001"])["C9000001"]) == [charge]
 
     # --- billing end to end --------------------------------------------------------------
 

@@ -19,7 +19,7 @@ criterion, invoice criterion and unit price.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import UTC, date
 from decimal import Decimal
 
 from ..model.usage import Aggregation, StoredUsage, UsageTotal, canonical_quantity
@@ -44,8 +44,10 @@ def _key(row: StoredUsage) -> _Key:
 
 
 def _latest(rows: list[StoredUsage]) -> StoredUsage:
-    # The latest instant wins; records at the same instant are ordered by id.
-    return max(rows, key=lambda r: (r.record.timestamp, r.record.id))
+    # The latest instant wins; records at the same instant are ordered by id. Comparing
+    # in UTC: Python compares two times of one zone by clock time, ignoring the fold of
+    # the hour that repeats when daylight saving time ends.
+    return max(rows, key=lambda r: (r.record.timestamp.astimezone(UTC), r.record.id))
 
 
 def aggregate(

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Column,
     Date,
@@ -31,7 +32,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeEngine
 
-__all__ = ["Amount", "accounts", "company", "counters", "documents", "metadata", "subscriptions"]
+__all__ = [
+    "Amount",
+    "accounts",
+    "charges",
+    "company",
+    "counters",
+    "documents",
+    "metadata",
+    "subscriptions",
+    "usage_records",
+]
 
 
 class Amount(TypeDecorator[Decimal]):
@@ -128,4 +139,41 @@ counters = Table(
     metadata,
     Column("sequence", String(300), primary_key=True),
     Column("value", BigInteger, nullable=False),
+)
+
+usage_records = Table(
+    "usage_records",
+    metadata,
+    # The record's own id: a record whose id is stored is a duplicate.
+    Column("id", Text, primary_key=True),
+    Column("account_id", String(200), nullable=False),
+    Column("subscription", String(200), nullable=False),
+    Column("item_id", Text, nullable=False),
+    Column("period_start", Date, nullable=False),
+    Column("day", Date, nullable=False),
+    # The timestamp in microseconds since 1970-01-01 UTC: the exact order of instants.
+    Column("at", BigInteger, nullable=False),
+    # The quantity in millionths (QUANTITY_PLACES = 6): sums and maxima are exact
+    # integers on every database.
+    Column("quantity", BigInteger, nullable=False),
+    # The record's unit price without trailing zeros (one group for 0.10 and 0.1).
+    Column("unit_price", Text),
+    Column("currency", String(3)),
+    Column("criterion", Text),
+    Column("invoice_criterion", Text),
+    # Property names to values, for UNIQUE_COUNT; NULL when the record has none.
+    Column("properties", JSON),
+    # The whole UsageRecord as exact JSON (juston.storage.codec).
+    Column("body", Text, nullable=False),
+    Index(None, "account_id", "subscription", "item_id", "period_start"),
+)
+
+charges = Table(
+    "charges",
+    metadata,
+    # Ad-hoc charges (juston.Billable), one per (source, key).
+    Column("source", Text, primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("account_id", String(200), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("body", Text, nullable=False),
 )

@@ -7,12 +7,14 @@ import with bound parameters and reused, so SQLAlchemy also reuses their compile
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .schema import accounts, company, counters, documents, subscriptions
+from ...model.usage import Aggregation
+from .schema import accounts, charges, company, counters, documents, subscriptions, usage_records
 
 _ids: sa.BindParameter[Any] = sa.bindparam("ids", expanding=True)
 
@@ -78,6 +80,193 @@ def select_documents(filters: frozenset[str], lock: bool) -> Any:
     return query.with_for_update() if lock else query
 
 
+select_known_usage = sa.select(usage_records.c.id).where(usage_records.c.id.in_(_ids))
+
+select_charges = sa.select(
+    charges.c.account_id, charges.c.source, charges.c.key, charges.c.body
+).where(charges.c.account_id.in_(_ids))
+delete_charge = sa.delete(charges).where(
+    charges.c.source == sa.bindparam("_source"), charges.c.key == sa.bindparam("_key")
+)
+
+#: The columns of a usage row, in the order :func:`insert_usage` takes them.
+USAGE_COLUMNS = (
+    "id",
+    "account_id",
+    "subscription",
+    "item_id",
+    "period_start",
+    "day",
+    "at",
+    "quantity",
+    "unit_price",
+    "currency",
+    "criterion",
+    "invoice_criterion",
+    "properties",
+    "body",
+)
+
+
+@functools.cache
+def insert_usage(dialect: str) -> str:
+    """Driver-level SQL that inserts usage rows, skipping ids already stored.
+
+    Each row is a tuple of :data:`USAGE_COLUMNS` (dates as ISO text, properties as JSON
+    text). SQLite takes one tuple per row (``executemany``). PostgreSQL takes all rows as
+    one JSON array of arrays and inserts them in one statement, so its row count is exact;
+    one text parameter costs the driver far less than a parameter per value.
+    """
+    names = ", ".join(f'"{name}"' for name in USAGE_COLUMNS)
+    if dialect == "postgresql":
+        # ->> gives text (exact for numbers too); assigning it to a VARCHAR(n) column
+        # refuses a value too long, where a cast would cut it silently.
+        casts = {"period_start": "date", "day": "date", "at": "bigint", "quantity": "bigint"}
+        casts["properties"] = "json"
+        picked = ", ".join(
+            f"(e->>{n})::{casts[name]}" if name in casts else f"e->>{n}"
+            for n, name in enumerate(USAGE_COLUMNS)
+        )
+        return (
+            f"INSERT INTO usage_records ({names}) SELECT {picked} "
+            "FROM jsonb_array_elements(%s::jsonb) AS e ON CONFLICT (id) DO NOTHING"
+        )
+    marks = ", ".join("?" for _ in USAGE_COLUMNS)
+    return f"INSERT INTO usage_records ({names}) VALUES ({marks}) ON CONFLICT (id) DO NOTHING"
+
+
+#: What a usage total is grouped by.
+_GROUP = (
+    usage_records.c.account_id,
+    usage_records.c.subscription,
+    usage_records.c.item_id,
+    usage_records.c.period_start,
+    usage_records.c.criterion,
+    usage_records.c.invoice_criterion,
+    usage_records.c.unit_price,
+)
+
+
+#: Usage items per totals query: SQLite binds each value on its own (SQLite allows 32,766
+#: parameters), PostgreSQL takes three arrays.
+ITEMS_PER_QUERY = {"sqlite": 500, "postgresql": 10_000}
+
+
+def usage_items(dialect: str, items: Sequence[tuple[str, str, str]]) -> dict[str, Any]:
+    """The parameters of :func:`usage_totals` that name the (distinct) usage *items*, each
+    an (account id, subscription number, item id)."""
+    if dialect == "postgresql":
+        return {
+            "account_ids": [account_id for account_id, _, _ in items],
+            "numbers": [number for _, number, _ in items],
+            "item_ids": [item_id for _, _, item_id in items],
+        }
+    return {"items": items, "accounts": sorted({account_id for account_id, _, _ in items})}
+
+
+def _asked(dialect: str) -> tuple[Any, Any]:
+    """The usage rows of the items asked for: what to select from, and where."""
+    u = usage_records.c
+    if dialect == "postgresql":
+        # A join with the items, each found through the index.
+        arrays = (
+            sa.bindparam(name, type_=postgresql.ARRAY(sa.Text))
+            for name in ("account_ids", "numbers", "item_ids")
+        )
+        asked = (
+            sa.func.unnest(*arrays)
+            .table_valued("account_id", "subscription", "item_id")
+            .render_derived(name="asked")
+        )
+        on = sa.and_(
+            u.account_id == asked.c.account_id,
+            u.subscription == asked.c.subscription,
+            u.item_id == asked.c.item_id,
+        )
+        return usage_records.join(asked, on), None
+    # The accounts alone as well: SQLite seeks the index for a list of values, but scans
+    # all of it for a list of tuples.
+    where = sa.and_(
+        u.account_id.in_(sa.bindparam("accounts", expanding=True)),
+        sa.tuple_(u.account_id, u.subscription, u.item_id).in_(
+            sa.bindparam("items", expanding=True)
+        ),
+    )
+    return usage_records, where
+
+
+@functools.cache
+def usage_totals(dialect: str, aggregation: Aggregation) -> Any:
+    """The totals of the usage items named by :func:`usage_items`, one row per group (and
+    day, for gauges): the group's columns, ``day``, ``quantity`` (in millionths, except for
+    COUNT and UNIQUE_COUNT) and ``records``. UNIQUE_COUNT counts the distinct values of the
+    record property named by the parameter ``prop``.
+    """
+    source, where = _asked(dialect)
+    records = sa.func.count().label("records")
+    if aggregation in (Aggregation.LATEST, Aggregation.TIME_WEIGHTED):
+        day = usage_records.c.day if aggregation is Aggregation.TIME_WEIGHTED else sa.null()
+        partition = (
+            (*_GROUP, usage_records.c.day) if aggregation is Aggregation.TIME_WEIGHTED else _GROUP
+        )
+        # The latest instant wins; records at the same instant are ordered by id, in code
+        # point order as Python orders text (PostgreSQL's "C" collation; SQLite's default).
+        record_id: Any = usage_records.c.id
+        if dialect == "postgresql":
+            record_id = record_id.collate("C")
+        ranked = (
+            sa.select(
+                *_GROUP,
+                day.label("day"),
+                usage_records.c.quantity,
+                sa.func.row_number()
+                .over(
+                    partition_by=partition, order_by=(usage_records.c.at.desc(), record_id.desc())
+                )
+                .label("latest_first"),
+                sa.func.count().over(partition_by=partition).label("records"),
+            )
+            .select_from(source)
+            .where(*_just(where))
+            .subquery("ranked")
+        )
+        return sa.select(
+            *(ranked.c[c.name] for c in _GROUP),
+            ranked.c.day,
+            ranked.c.quantity,
+            ranked.c.records,
+        ).where(ranked.c.latest_first == 1)
+    if aggregation is Aggregation.SUM:
+        quantity: Any = sa.func.sum(usage_records.c.quantity)
+    elif aggregation is Aggregation.COUNT:
+        quantity = sa.func.count()
+    elif aggregation is Aggregation.MAX:
+        quantity = sa.func.max(usage_records.c.quantity)
+    else:  # UNIQUE_COUNT: records without the property are not counted
+        quantity = sa.func.count(sa.distinct(_property(dialect)))
+    return (
+        sa.select(*_GROUP, sa.null().label("day"), quantity.label("quantity"), records)
+        .select_from(source)
+        .where(*_just(where))
+        .group_by(*_GROUP)
+    )
+
+
+def _just(condition: Any) -> tuple[Any, ...]:
+    return () if condition is None else (condition,)
+
+
+def _property(dialect: str) -> Any:
+    """The value of the record property named by the parameter ``prop``, or NULL."""
+    name = sa.bindparam("prop", type_=sa.Text)
+    if dialect == "postgresql":
+        return usage_records.c.properties.op("->>", return_type=sa.Text)(name)
+    # json_each compares the unescaped names: a JSON path would trip over quotes and
+    # backslashes in a name.
+    each = sa.func.json_each(usage_records.c.properties).table_valued("key", "value")
+    return sa.select(each.c.value).where(each.c.key == name).scalar_subquery()
+
+
 def _insert(dialect: str, table: sa.Table) -> Any:
     return (postgresql if dialect == "postgresql" else sqlite).insert(table)
 
@@ -91,7 +280,7 @@ def insert_counter(dialect: str) -> Any:
 @functools.cache
 def upsert(dialect: str, table_name: str) -> Any:
     """Insert a row or, if its key exists, overwrite its other columns."""
-    table = {t.name: t for t in (company, accounts, subscriptions)}[table_name]
+    table = {t.name: t for t in (company, accounts, subscriptions, charges)}[table_name]
     statement = _insert(dialect, table)
     keys = [c.name for c in table.primary_key.columns]
     values = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}

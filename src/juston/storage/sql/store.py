@@ -7,6 +7,10 @@ queue instead of failing half-way; on PostgreSQL, the rows of documents read ins
 transaction and the number counters it advances are locked until it ends, so two
 processes finalizing at once draw gapless, unique numbers.
 
+Usage records are stored by the million and totalled where they are: ``usage_totals``
+groups and adds them up in the database (quantities are integers of 10⁻⁶ units there, so
+sums are exact on SQLite too), and only the totals come back.
+
     >>> store = SqlStore.open("sqlite://")  # an in-memory database
     >>> with store.transaction() as tx:
     ...     tx.next_number("acme/invoice/2026"), tx.next_number("acme/invoice/2026")
@@ -15,20 +19,34 @@ processes finalizing at once draw gapless, unique numbers.
 
 from __future__ import annotations
 
+import decimal
+from collections import Counter
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
 
 import attrs
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ...errors import NotFound, StorageError
+from ...errors import NotFound, StorageError, ValidationError
+from ...model.billables import Billable
 from ...model.documents import Invoice, Term
 from ...model.parties import Account, Company
 from ...model.status import DocumentStatus
 from ...model.subscriptions import Subscription
+from ...model.usage import (
+    QUANTITY_PLACES,
+    Aggregation,
+    StoredUsage,
+    UsageQuery,
+    UsageTotal,
+    canonical_quantity,
+)
+from ...usage.aggregate import order
 from .. import codec
 from ..base import DirectWrites
 from . import statements as sql
@@ -40,6 +58,11 @@ __all__ = ["SqlStore"]
 PAGE = 1000
 
 _TERMS = tuple[Term, ...]
+
+_T = TypeVar("_T")
+
+#: Usage rows per insert statement.
+USAGE_BATCH = 10_000
 
 
 def _doc_id(seq: int) -> str:
@@ -199,6 +222,48 @@ class _Reads:
                 result[account_id].extend(codec.loads(terms, _TERMS))
         return result
 
+    def known_usage(self, ids: Collection[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunks(sorted(set(ids))):
+            found.update(self.conn.scalars(sql.select_known_usage, {"ids": chunk}))
+        return found
+
+    def usage_totals(self, queries: Collection[UsageQuery]) -> list[UsageTotal]:
+        # One query per aggregation (and property), each over the items that ask for it; an
+        # item asked for twice the same way gets its totals twice, as from the memory store.
+        wanted: dict[tuple[Aggregation, str | None], Counter[tuple[str, str, str]]] = {}
+        for query in queries:
+            unique = query.aggregation is Aggregation.UNIQUE_COUNT
+            prop = (query.property or None) if unique else None
+            items = wanted.setdefault((query.aggregation, prop), Counter())
+            items[(query.account_id, query.subscription, query.item_id)] += 1
+        totals: list[UsageTotal] = []
+        dialect = self.conn.dialect.name
+        for (aggregation, prop), items in wanted.items():
+            statement = sql.usage_totals(dialect, aggregation)
+            counted = aggregation in (Aggregation.COUNT, Aggregation.UNIQUE_COUNT)
+            for chunk in _chunks(sorted(items), sql.ITEMS_PER_QUERY[dialect]):
+                params = {**sql.usage_items(dialect, chunk), "prop": prop}
+                for row in self.conn.execute(statement, params):
+                    total = _usage_total(row, counted)
+                    key = (total.account_id, total.subscription, total.item_id)
+                    totals.extend([total] * items[key])
+        totals.sort(key=order)
+        return totals
+
+    def charges_of(self, account_ids: Collection[str]) -> dict[str, list[Billable]]:
+        found: dict[str, list[tuple[str, str, str]]] = {i: [] for i in account_ids}
+        for chunk in _chunks(sorted(found)):
+            for account_id, source, key, body in self.conn.execute(
+                sql.select_charges, {"ids": chunk}
+            ):
+                found[account_id].append((source, key, body))
+        # Sorted here, in code point order as Python sorts, whatever the database collation.
+        return {
+            account_id: [codec.loads(body, Billable) for _, _, body in sorted(rows)]
+            for account_id, rows in found.items()
+        }
+
     def document(self, document_id: str) -> Invoice:
         seq = _seq(document_id)
         query = sql.select_document.with_for_update() if self.lock else sql.select_document
@@ -214,10 +279,97 @@ class _Reads:
         return [self._load(row) for row in self.conn.execute(query, params)]
 
 
-def _chunks(values: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
+def _chunks(values: Sequence[_T], size: int = 500) -> Iterator[Sequence[_T]]:
     # Bound the number of parameters per statement (SQLite allows 32,766).
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+#: 10⁻⁶, the unit usage quantities are stored in.
+_PLACES = QUANTITY_PLACES
+_MILLION = Decimal(10**QUANTITY_PLACES)
+# Whatever context the caller set: quantities and sums (at most 20 digits) stay exact.
+_EXACT = decimal.Context(prec=60)
+_times = _EXACT.multiply
+_MAX_MICROS = 2**63 - 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _usage_total(row: Sequence[Any], counted: bool) -> UsageTotal:
+    """A row of ``statements.usage_totals`` as a total; *counted*: its quantity is a count,
+    not millionths."""
+    (
+        account_id,
+        subscription,
+        item_id,
+        period_start,
+        criterion,
+        invoice_criterion,
+        unit_price,
+        day,
+        quantity,
+        records,
+    ) = row
+    amount = Decimal(quantity) if counted else _EXACT.scaleb(Decimal(quantity), -_PLACES)
+    return UsageTotal(
+        account_id=account_id,
+        subscription=subscription,
+        item_id=item_id,
+        period_start=period_start,
+        criterion=criterion,
+        invoice_criterion=invoice_criterion,
+        unit_price=None if unit_price is None else Decimal(unit_price),
+        quantity=canonical_quantity(amount),
+        records=int(records),
+        day=day,
+    )
+
+
+def _usage_row(row: StoredUsage, iso: dict[date, str]) -> tuple[Any, ...]:
+    """The values of ``statements.USAGE_COLUMNS`` for *row*, dates as ISO text (*iso*
+    caches them: a batch has few distinct days)."""
+    record = row.record
+    quantity = record.quantity
+    micros = int(_times(quantity, _MILLION))  # exact: at most QUANTITY_PLACES places
+    if micros > _MAX_MICROS:
+        raise ValidationError(
+            "quantity", quantity, f"is more than the SQL store holds (record {record.id!r})"
+        )
+    price = record.unit_price
+    if price is None:
+        unit_price = currency = None
+    else:
+        # One text per value: 0.10 and 0.1 are the same price, in one group.
+        unit_price = str(canonical_quantity(price.amount) if price.amount else Decimal(0))
+        currency = price.currency.code
+    if record.properties:
+        names: dict[str, str] = {}
+        for name, value in record.properties:
+            names.setdefault(name, value)  # the first, as UsageRecord.property() finds it
+        properties = orjson.dumps(names).decode()
+    else:
+        properties = None
+    period_start = iso.get(row.period_start) or iso.setdefault(
+        row.period_start, row.period_start.isoformat()
+    )
+    day = iso.get(row.day) or iso.setdefault(row.day, row.day.isoformat())
+    return (
+        record.id,
+        row.account_id,
+        row.subscription,
+        row.item_id,
+        period_start,
+        day,
+        (record.timestamp - _EPOCH) // _MICROSECOND,
+        micros,
+        unit_price,
+        currency,
+        record.criterion,
+        record.invoice_criterion,
+        properties,
+        codec.dumps_usage_record(record),
+    )
 
 
 def _filters(
@@ -282,6 +434,18 @@ class _StoreReads:
     def billed_terms_of(self, account_ids: Collection[str]) -> Mapping[str, Sequence[Term]]:
         with self._reads() as r:
             return r.billed_terms_of(account_ids)
+
+    def known_usage(self, ids: Collection[str]) -> set[str]:
+        with self._reads() as r:
+            return r.known_usage(ids)
+
+    def usage_totals(self, queries: Collection[UsageQuery]) -> list[UsageTotal]:
+        with self._reads() as r:
+            return r.usage_totals(queries)
+
+    def charges_of(self, account_ids: Collection[str]) -> Mapping[str, Sequence[Billable]]:
+        with self._reads() as r:
+            return r.charges_of(account_ids)
 
     def document(self, document_id: str) -> Invoice:
         with self._reads() as r:
@@ -394,10 +558,13 @@ class _SqlTransaction(_StoreReads):
         }
         self._upsert("accounts", row)
 
-    def put_subscription(self, subscription: Subscription) -> None:
-        account_id = subscription.account_id
+    def _account_must_exist(self, account_id: str) -> None:
         if self.conn.scalar(sql.account_exists, {"id": account_id}) is None:
             raise NotFound(f"account: {account_id!r} does not exist")
+
+    def put_subscription(self, subscription: Subscription) -> None:
+        account_id = subscription.account_id
+        self._account_must_exist(account_id)
         body = codec.dumps(subscription, Subscription)
         row = {"account_id": account_id, "number": subscription.number, "body": body}
         self._upsert("subscriptions", row)
@@ -462,6 +629,43 @@ class _SqlTransaction(_StoreReads):
 
     def has_counter(self, sequence: str) -> bool:
         return self.conn.scalar(sql.select_counter, {"sequence": sequence}) is not None
+
+    def add_usage(self, rows: Sequence[StoredUsage]) -> int:
+        first: dict[str, StoredUsage] = {}
+        for row in rows:
+            first.setdefault(row.record.id, row)
+        # In id order: concurrent transactions adding the same ids then wait for each other
+        # in one order and never deadlock (PostgreSQL locks each id it inserts).
+        fresh = [first[record_id] for record_id in sorted(first)]
+        statement = sql.insert_usage(self.dialect)
+        iso: dict[date, str] = {}
+        added = 0
+        for batch in _chunks(fresh, USAGE_BATCH):
+            values = [_usage_row(row, iso) for row in batch]
+            # Ids stored before (or by a concurrent transaction) are skipped by the insert,
+            # so its row count is what was stored: SQLite sums it over executemany (and
+            # has one writer at a time), PostgreSQL's one statement counts exactly.
+            if self.dialect == "sqlite":
+                result = self.conn.exec_driver_sql(statement, values)
+            else:
+                result = self.conn.exec_driver_sql(statement, (orjson.dumps(values).decode(),))
+            added += result.rowcount
+        return added
+
+    def put_charge(self, charge: Billable) -> None:
+        self._account_must_exist(charge.account_id)
+        row = {
+            "source": charge.source,
+            "key": charge.key,
+            "account_id": charge.account_id,
+            "body": codec.dumps(charge, Billable),
+        }
+        self._upsert("charges", row)
+
+    def delete_charge(self, source: str, key: str) -> None:
+        params = {"_source": source, "_key": key}
+        if self.conn.execute(sql.delete_charge, params).rowcount != 1:
+            raise NotFound(f"charge: no charge {source}/{key}")
 
 
 @contextmanager
