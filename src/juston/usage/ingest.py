@@ -38,6 +38,7 @@ from ..model.parties import Account, zone
 from ..model.subscriptions import Item, Subscription
 from ..model.usage import LatePolicy, Metric, StoredUsage, UsageRecord
 from ..money import money
+from ..periods import Grid, Period
 from ..storage.base import Reader, Store
 
 __all__ = ["IngestResult", "Rejection", "UsageItems", "ingest_usage", "read_usage_csv"]
@@ -84,6 +85,7 @@ class _Target:
     metric: Metric
     zone: tzinfo
     zone_name: str
+    span: Period | None
 
 
 class UsageItems:
@@ -97,8 +99,8 @@ class UsageItems:
         self.company = store.company()
         self._targets: dict[str, _Target | None] = {}
         self._ambiguous: dict[str, str] = {}
-        # (reference, day) -> period start: days repeat, grids are costly to walk.
-        self._periods: dict[tuple[str, date], date] = {}
+        # (grid, day) -> period start: subscriptions share grids, and walking one is costly.
+        self._periods: dict[tuple[Grid, date], date] = {}
         accounts = store.accounts()
         while batch := list(islice(accounts, page)):
             by_id = {a.id: a for a in batch}
@@ -108,7 +110,15 @@ class UsageItems:
                         if (metric := item.usage) is not None:
                             account = by_id[account_id]
                             name = account.time_zone or self.company.time_zone
-                            target = _Target(account, subscription, item, metric, zone(name), name)
+                            target = _Target(
+                                account,
+                                subscription,
+                                item,
+                                metric,
+                                zone(name),
+                                name,
+                                subscription.item_span(item),
+                            )
                             self._add(f"{subscription.number}/{item.id}", target)
                             if item.order_number:
                                 self._add(item.order_number, target)
@@ -139,18 +149,17 @@ class UsageItems:
                 "unit_price", price, f"is not in the item's currency {item.price.currency.code}"
             )
         day = record.timestamp.astimezone(target.zone).date()
-        period_start = self._periods.get((record.item, day))
+        span = target.span
+        if span is None or not span.start <= day < span.end:
+            raise ValidationError(
+                "timestamp",
+                record.timestamp.isoformat(),
+                f"falls on {day} ({target.zone_name}), outside the service of item {record.item}",
+            )
+        grid = subscription.grid
+        period_start = self._periods.get((grid, day))
         if period_start is None:
-            span = subscription.item_span(item)
-            if span is None or day not in span:
-                raise ValidationError(
-                    "timestamp",
-                    record.timestamp.isoformat(),
-                    f"falls on {day} ({target.zone_name}), outside the service of item "
-                    f"{record.item}",
-                )
-            period_start = subscription.grid.containing(day).start
-            self._periods[record.item, day] = period_start
+            period_start = self._periods[grid, day] = grid.containing(day).start
         return StoredUsage(
             record=record,
             account_id=target.account.id,
