@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import platform
-import resource
 import sys
 import time
 from datetime import date
+
+from _common import peak_rss_mb, pin_to_one_cpu
 
 import juston
 from juston.billing.run import invoice_run
@@ -40,21 +40,6 @@ from juston.testing import sample_store
 
 GOAL = 50_000
 DEFECT = 20_000
-
-
-def pin_to_one_cpu() -> str:
-    """Restrict this process to a single CPU (Linux); return a description."""
-    if not hasattr(os, "sched_setaffinity"):
-        return "not pinned (no sched_setaffinity on this platform)"
-    cpu = min(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {cpu})
-    return f"pinned to CPU {cpu}"
-
-
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process in MB (ru_maxrss is KiB on Linux, bytes on macOS)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import resource
 import sys
 import tempfile
 import time
@@ -34,14 +33,11 @@ from datetime import date
 from itertools import islice
 from pathlib import Path
 
+from _common import peak_rss_mb
+
 import juston
 from juston.storage.sql import SqlStore
 from juston.testing import sample_accounts, sample_company
-
-
-def peak_rss_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 @contextlib.contextmanager
@@ -90,9 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         )
 
         began = time.perf_counter()
-        result = juston.invoice_run(
-            store, args.billing_date, collect=False, workers=args.workers
-        )
+        result = juston.invoice_run(store, args.billing_date, collect=False, workers=args.workers)
         ran = time.perf_counter()
         juston.finalize(store, collect=False)
         done = time.perf_counter()

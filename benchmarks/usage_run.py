@@ -20,7 +20,6 @@ Project goal: 10,000,000 records across 10,000 subscriptions in at most 30 s.
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import tempfile
 import time
@@ -28,13 +27,10 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+from _common import peak_rss_mb
+
 import juston
 from juston.testing import usage_records, usage_store
-
-
-def peak_rss_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,8 +61,10 @@ def main(argv: list[str] | None = None) -> int:
 
         duplicates = args.records // 1000
         print(f"backend: {args.backend}, subscriptions: {args.subscriptions:,}")
-        print(f"ingested: {ingested} in {ingest_seconds:.1f} s "
-              f"({args.records / ingest_seconds:,.0f} records/s, record generation included)")
+        print(
+            f"ingested: {ingested} in {ingest_seconds:.1f} s "
+            f"({args.records / ingest_seconds:,.0f} records/s, record generation included)"
+        )
         print(f"invoice run: {result.count:,} documents, {result.totals()} in {run_seconds:.1f} s")
         ok = (
             ingested.duplicates == duplicates
@@ -79,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"end to end: {seconds:.1f} s; goal <= 30 s for 10,000,000 records")
         print(f"usage_records_per_second: {args.records / seconds:.1f} 1/s")
         print(f"peak_rss_mb: {peak_rss_mb():.1f} MB")
-        if isinstance(store, juston.storage.sql.SqlStore if args.backend == "sqlite" else type(None)):
+        if isinstance(
+            store, juston.storage.sql.SqlStore if args.backend == "sqlite" else type(None)
+        ):
             store.close()
         return 0 if ok else 1
 

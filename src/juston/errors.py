@@ -15,7 +15,10 @@ Every error derives from :class:`JustonError`, so one ``except`` catches them al
     │   └── CannotCancel                   cancelling a draft or a cancellation
     ├── NotFound (LookupError)             an account, subscription or document is missing
     ├── StorageError                       a backend failed; the original is ``__cause__``
-    └── PluginError                        a plugin is missing or misbehaves
+    ├── PluginError                        a plugin is missing or misbehaves
+    └── RenderError                        a document could not be rendered
+        ├── TemplateError                  a template is missing, broken or forbidden
+        └── EInvoiceError                  a document breaks EN 16931 rules (``findings``)
 
 Example::
 
@@ -32,6 +35,7 @@ from __future__ import annotations
 __all__ = [
     "CannotCancel",
     "CurrencyMismatch",
+    "EInvoiceError",
     "FloatNotAllowed",
     "InvalidVatId",
     "JustonError",
@@ -40,9 +44,11 @@ __all__ = [
     "PaymentTermsError",
     "PluginError",
     "PricingError",
+    "RenderError",
     "StateError",
     "StorageError",
     "TaxError",
+    "TemplateError",
     "ValidationError",
 ]
 
@@ -134,3 +140,19 @@ class StorageError(JustonError):
 
 class PluginError(JustonError):
     """A plugin is missing, or broke the contract of a hook."""
+
+
+class RenderError(JustonError):
+    """A document could not be rendered (a template, a renderer, or a missing dependency)."""
+
+
+class TemplateError(RenderError):
+    """A template is missing, does not parse, or tried something the sandbox forbids."""
+
+
+class EInvoiceError(RenderError):
+    """A document breaks EN 16931 (or a CIUS's) rules; ``findings`` lists each broken rule."""
+
+    def __init__(self, message: str, findings: tuple[str, ...] = ()) -> None:
+        self.findings = findings
+        super().__init__(message if not findings else f"{message}: " + "; ".join(findings))

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from .model.billables import Billable
     from .model.parties import Company
+    from .render.base import Renderer
     from .storage.base import Store
     from .tax.result import TaxResolver
 
@@ -40,6 +41,7 @@ __all__ = [
     "hookspec",
     "juston_billables",
     "juston_open_store",
+    "juston_renderers",
     "juston_tax_provider",
 ]
 
@@ -80,4 +82,14 @@ def juston_billables(account_ids: Sequence[str], billing_date: date) -> Iterable
 
     :param account_ids: the accounts of the batch being billed.
     :param billing_date: the run's billing date.
+    """
+
+
+@hookspec
+def juston_renderers() -> Iterable[Renderer] | None:
+    """The document renderers this plugin offers.
+
+    Every implementation is asked; a renderer of a plugin registered later replaces a
+    built-in one of the same name, so a plugin can restyle ``html`` or add ``avalara``.
+    See :class:`juston.render.base.Renderer`.
     """

@@ -21,6 +21,7 @@ from . import hookspecs
 from .errors import PluginError
 from .model.billables import Billable
 from .model.parties import Company
+from .render.base import Renderer
 from .storage.base import Store
 from .tax.result import TaxResolver
 
@@ -31,6 +32,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "juston.storage.memory",
     "juston.storage.sql",
     "juston.tax_provider",
+    "juston.render.plugin",
 )
 
 
@@ -103,6 +105,26 @@ class Plugins:
                 if billable.account_id in found:
                     found[billable.account_id].append(billable)
         return found
+
+    def renderers(self) -> dict[str, Renderer]:
+        """Every renderer the plugins offer, by name (a later plugin's wins a name)."""
+        found: dict[str, Renderer] = {}
+        # pluggy answers the last registered plugin first.
+        for answer in self.pm.hook.juston_renderers():
+            for renderer in answer or ():
+                if not isinstance(renderer, Renderer):
+                    raise PluginError(f"juston_renderers: {renderer!r} is not a Renderer")
+                found.setdefault(renderer.name, renderer)
+        return found
+
+    def renderer(self, name: str) -> Renderer:
+        """The renderer called *name*; PluginError naming the ones there are if none is."""
+        renderers = self.renderers()
+        if name not in renderers:
+            raise PluginError(
+                f"format: no renderer {name!r}; there are {', '.join(sorted(renderers))}"
+            )
+        return renderers[name]
 
     def tax_provider(self, company: Company) -> TaxResolver:
         """The tax provider for *company*: an installed plugin's, else the built-in engine."""

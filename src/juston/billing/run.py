@@ -27,7 +27,7 @@ from ..errors import (
     ValidationError,
 )
 from ..model.billables import Billable
-from ..model.documents import Invoice, Term
+from ..model.documents import DocumentReference, Invoice, Term
 from ..model.numbering import Counter
 from ..model.parties import Account
 from ..model.status import DocumentKind, DocumentStatus
@@ -394,6 +394,9 @@ def cancel(store: Store, document: Invoice | str, *, cancellation_date: date) ->
             payment_terms=original.payment_terms,
             subscriptions=original.subscriptions,
             cancels=original.id,
+            preceding=DocumentReference(original.number, original.invoice_date)
+            if original.number
+            else None,
         )
         mirror = attrs.evolve(mirror, number=_draw_number(tx, mirror, cancellation_date))
         mirror = tx.add_document(mirror)

@@ -31,6 +31,7 @@ from ..errors import JustonError, NotFound
 from ..model.documents import Invoice
 from ..model.parties import Account
 from ..model.status import DocumentKind, DocumentStatus
+from ..plugins import Plugins
 from ..storage.base import Reader, Store
 from ..testing.sample import populate, sample_changes
 from ..usage.ingest import IngestResult, ingest_usage, read_usage_csv
@@ -662,3 +663,98 @@ def _print_ingest(console: Console, file: Path, result: IngestResult) -> None:
         show(console, table)
         if len(result.rejected) > 50:
             console.print(f"… and {len(result.rejected) - 50} more (--json lists all).")
+
+
+# --- render ------------------------------------------------------------------------------------
+
+FORMATS = ("html", "pdf", "cii", "ubl", "xrechnung-cii", "xrechnung-ubl", "peppol", "facturx")
+
+
+def _file_name(document: Invoice, suffix: str) -> str:
+    # Drafts have no number yet; their files say so (as JustOn's do).
+    name = document.number or f"DRAFT_{document.id}"
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) + suffix
+
+
+@main.command("render")
+@_db_option(DEFAULT_DB)
+@click.option("--invoice", "key", metavar="NUMBER_OR_ID", help="The document to render.")
+@click.option("--run", "run_id", metavar="RUN_ID", help="Render every document of this run.")
+@click.option(
+    "--format",
+    "format_name",
+    default="pdf",
+    show_default=True,
+    metavar="|".join(FORMATS),
+    help="What to make; plugins may add formats.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="The file to write (one document; '-' for stdout) or the directory (a run). "
+    "Default: the document number and the format's suffix, in the current directory.",
+)
+@click.pass_context
+def render_command(
+    ctx: click.Context,
+    db: Path,
+    key: str | None,
+    run_id: str | None,
+    format_name: str,
+    output: Path | None,
+) -> None:
+    """Render a document, or every document of a run, as HTML, PDF or an e-invoice.
+
+    E-invoices are checked against the EN 16931 rules (and XRechnung's or Peppol's) first;
+    a document that breaks one is not written and the rule is named. A run's documents
+    are written one file each; those that fail are listed, and the exit status is 3.
+    """
+    if (key is None) == (run_id is None):
+        raise click.UsageError("give either --invoice NUMBER_OR_ID or --run RUN_ID")
+    store = _open(db, must_exist=True)
+    renderer = Plugins.load().renderer(format_name)
+    if key is not None:
+        document = _find_document(store, key, db)
+        content = renderer.render(document)
+        if output is not None and str(output) == "-":
+            click.echo(content, nl=False)
+            return
+        target = output or Path(_file_name(document, renderer.suffix))
+        target.write_bytes(content)
+        output_console().print(
+            f"{document.number or document.id}: {target} ({len(content):,} bytes)"
+        )
+        return
+    documents = list(store.documents(run_id=run_id))
+    if not documents:
+        raise CliError(f"no documents of run {run_id!r} in {db}")
+    directory = output or Path()
+    if not directory.is_dir():
+        raise CliError(f"{directory} is not a directory; a run is written one file per document")
+    failed: list[tuple[Invoice, JustonError]] = []
+    written = 0
+    try:
+        contents = list(renderer.render_many(documents))
+        rendered = list(zip(documents, contents, strict=True))
+    except JustonError:
+        # One document broke a rule: render one by one to find which.
+        rendered = []
+        for document in documents:
+            try:
+                rendered.append((document, renderer.render(document)))
+            except JustonError as exc:
+                failed.append((document, exc))
+    for document, content in rendered:
+        (directory / _file_name(document, renderer.suffix)).write_bytes(content)
+        written += 1
+    console = output_console()
+    console.print(f"Run {run_id}: {written} {format_name} files written to {directory}.")
+    if failed:
+        table = Table(title="Not rendered", title_justify="left")
+        table.add_column("Document")
+        table.add_column("Reason")
+        for document, error in failed:
+            table.add_row(document.number or document.id or "", str(error))
+        show(console, table)
+        ctx.exit(3)

@@ -2,9 +2,17 @@
 
 from .billables import Billable
 from .catalog import Product, Supply
-from .documents import DocumentKind, DocumentStatus, Invoice, Line, TaxSubtotal, Term
+from .documents import (
+    DocumentKind,
+    DocumentReference,
+    DocumentStatus,
+    Invoice,
+    Line,
+    TaxSubtotal,
+    Term,
+)
 from .numbering import Counter, Numbering, Reset
-from .parties import Account, Address, BankAccount, Company, Contact
+from .parties import Account, Address, BankAccount, Company, Contact, ElectronicAddress
 from .subscriptions import Item, ItemChange, Subscription, SubscriptionStatus
 from .terms import PaymentTerms
 
@@ -17,7 +25,9 @@ __all__ = [
     "Contact",
     "Counter",
     "DocumentKind",
+    "DocumentReference",
     "DocumentStatus",
+    "ElectronicAddress",
     "Invoice",
     "Item",
     "ItemChange",

@@ -25,7 +25,24 @@ from .parties import Account, Company
 from .status import DocumentKind, DocumentStatus
 from .terms import PaymentTerms
 
-__all__ = ["DocumentKind", "DocumentStatus", "Invoice", "Line", "TaxSubtotal", "Term"]
+__all__ = [
+    "DocumentKind",
+    "DocumentReference",
+    "DocumentStatus",
+    "Invoice",
+    "Line",
+    "TaxSubtotal",
+    "Term",
+]
+
+
+@attrs.frozen
+class DocumentReference:
+    """A finalized document another one refers to (EN 16931 BG-3): a cancellation names
+    the invoice it cancels."""
+
+    number: str
+    issue_date: date
 
 
 @attrs.frozen
@@ -234,6 +251,8 @@ class Invoice:
     run_id: str | None = None
     cancels: str | None = None
     cancelled_by: str | None = None
+    #: The number and date of the document this one corrects (a cancellation's original).
+    preceding: DocumentReference | None = None
 
     @property
     def account_id(self) -> str:
@@ -264,6 +283,12 @@ class Invoice:
     def terms(self) -> Iterable[Term]:
         for line in self.lines:
             yield from line.terms
+
+    def _repr_html_(self) -> str:
+        """The document as HTML, for notebooks (Jupyter shows it inline)."""
+        from ..render.html import notebook_html
+
+        return notebook_html(self)
 
     @classmethod
     def create(

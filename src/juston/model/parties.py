@@ -17,7 +17,7 @@ from ..vatid import optional_vat_id
 from .numbering import Numbering
 from .terms import PaymentTerms, optional_payment_terms, payment_terms
 
-__all__ = ["Account", "Address", "BankAccount", "Company", "Contact"]
+__all__ = ["Account", "Address", "BankAccount", "Company", "Contact", "ElectronicAddress"]
 
 
 def _check_country(instance: object, field: attrs.Attribute[Any], value: object) -> None:
@@ -55,6 +55,19 @@ class BankAccount:
     iban: str = attrs.field(validator=check_text)
     bic: str | None = None
     bank_name: str | None = None
+
+
+@attrs.frozen
+class ElectronicAddress:
+    """Where e-invoices are delivered (EN 16931 BT-34/BT-49): an identifier and its EAS
+    scheme (``0204`` Leitweg-ID, ``9930`` German VAT id, ``EM`` e-mail, ``0088`` GLN …).
+
+        >>> ElectronicAddress("0204", "991-12345-67")
+        ElectronicAddress(scheme='0204', value='991-12345-67')
+    """
+
+    scheme: str = attrs.field(validator=check_text)
+    value: str = attrs.field(validator=check_text)
 
 
 @attrs.frozen(kw_only=True)
@@ -117,6 +130,10 @@ class Company:
     tax_rounding: TaxRounding = attrs.field(default=TaxRounding.LINE, converter=TaxRounding)
     #: The IANA time zone whose dates usage records count for, unless the account has its own.
     time_zone: str = attrs.field(default="UTC", validator=_check_time_zone)
+    #: Where buyers' systems send messages to the seller (e-invoices: BT-34).
+    electronic_address: ElectronicAddress | None = attrs.field(
+        default=None, validator=check_optional_instance(ElectronicAddress)
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -149,6 +166,13 @@ class Account:
     payment_terms: PaymentTerms | None = attrs.field(default=None, converter=optional_payment_terms)
     #: The account's billing time zone (IANA name); ``None``: the company's.
     time_zone: str | None = attrs.field(default=None, validator=_check_optional_time_zone)
+    #: The buyer's reference for its documents (BT-10); for German public buyers the
+    #: Leitweg-ID that XRechnung requires.
+    buyer_reference: str | None = attrs.field(default=None, validator=check_optional_text)
+    #: Where e-invoices for this account are delivered (BT-49).
+    electronic_address: ElectronicAddress | None = attrs.field(
+        default=None, validator=check_optional_instance(ElectronicAddress)
+    )
 
     @property
     def country(self) -> str:
