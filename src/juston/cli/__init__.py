@@ -267,6 +267,7 @@ def demo(db: Path, accounts: int, months: int, start: date, seed: int, as_json: 
         f"juston invoices list --db {db}",
         f"juston invoices show {first} --db {db}",
         f"juston accounts show C0000001 --db {db}",
+        f"juston render --db {db} --invoice {first} --format html",
         f"juston run --db {db} --date {start + relativedelta(months=months)} --finalize",
     ):
         console.print(f"  {command}")
