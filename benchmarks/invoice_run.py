@@ -27,14 +27,12 @@ from __future__ import annotations
 
 import argparse
 import gc
-import platform
 import sys
 import time
 from datetime import date
 
-from _common import peak_rss_mb, pin_to_one_cpu
+from _common import add_run_options, announce, peak_rss_mb
 
-import juston
 from juston.billing.run import invoice_run
 from juston.testing import sample_store
 
@@ -63,23 +61,12 @@ def main(argv: list[str] | None = None) -> int:
         default=date(2026, 1, 1),
         help="start date passed to sample_accounts (default 2026-01-01)",
     )
-    parser.add_argument("--seed", type=int, default=7, help="sample data seed (default 7)")
-    parser.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
-    parser.add_argument(
-        "--cprofile",
-        metavar="FILE",
-        help="run the timed section under cProfile and dump the stats to FILE "
-        "(the reported rate then includes profiler overhead)",
-    )
+    add_run_options(parser)
     args = parser.parse_args(argv)
     if args.subscriptions < 1:
         parser.error("--subscriptions must be at least 1")
 
-    pinning = "not pinned (--no-pin)" if args.no_pin else pin_to_one_cpu()
-    print(
-        f"juston {juston.__version__}, "
-        f"Python {platform.python_version()} ({platform.python_implementation()}), {pinning}"
-    )
+    announce(args)
 
     n = args.subscriptions
     t0 = time.perf_counter()

@@ -30,12 +30,11 @@ from __future__ import annotations
 
 import argparse
 import gc
-import platform
 import sys
 import time
 from datetime import date
 
-from _common import peak_rss_mb, pin_to_one_cpu
+from _common import add_run_options, announce, peak_rss_mb
 
 import juston
 from juston.render.pdf import PdfRenderer
@@ -85,20 +84,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="M",
         help="documents rendered one per call with a fresh renderer (default: all N)",
     )
-    parser.add_argument("--seed", type=int, default=7, help="sample data seed (default 7)")
-    parser.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
-    parser.add_argument(
-        "--cprofile", metavar="FILE", help="profile the batched run and dump the stats to FILE"
-    )
+    add_run_options(parser)
     args = parser.parse_args(argv)
     if args.documents < 1:
         parser.error("--documents must be at least 1")
 
-    pinning = "not pinned (--no-pin)" if args.no_pin else pin_to_one_cpu()
-    print(
-        f"juston {juston.__version__}, "
-        f"Python {platform.python_version()} ({platform.python_implementation()}), {pinning}"
-    )
+    announce(args)
     import weasyprint
 
     print(f"WeasyPrint {weasyprint.__version__}")

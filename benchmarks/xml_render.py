@@ -29,12 +29,11 @@ from __future__ import annotations
 
 import argparse
 import gc
-import platform
 import sys
 import time
 from datetime import date
 
-from _common import peak_rss_mb, pin_to_one_cpu
+from _common import add_run_options, announce, peak_rss_mb
 
 import juston
 from juston.model.documents import Invoice
@@ -75,23 +74,12 @@ def main(argv: list[str] | None = None) -> int:
         default=date(2026, 2, 1),
         help="billing date of the run (default 2026-02-01)",
     )
-    parser.add_argument("--seed", type=int, default=7, help="sample data seed (default 7)")
-    parser.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
-    parser.add_argument(
-        "--cprofile",
-        metavar="FILE",
-        help="run the timed section under cProfile and dump the stats to FILE "
-        "(the reported rate then includes profiler overhead)",
-    )
+    add_run_options(parser)
     args = parser.parse_args(argv)
     if args.documents < 1:
         parser.error("--documents must be at least 1")
 
-    pinning = "not pinned (--no-pin)" if args.no_pin else pin_to_one_cpu()
-    print(
-        f"juston {juston.__version__}, "
-        f"Python {platform.python_version()} ({platform.python_implementation()}), {pinning}"
-    )
+    announce(args)
     t0 = time.perf_counter()
     docs = documents(args.documents, args.seed, args.billing_date)
     credit_notes = sum(1 for d in docs if d.total.amount < 0)

@@ -152,8 +152,9 @@ class _Reads:
 
     def charges_of(self, account_ids: Collection[str]) -> Mapping[str, Sequence[Billable]]:
         found: dict[str, list[Billable]] = {account_id: [] for account_id in account_ids}
-        for key in sorted(self._charges()):
-            charge = self._charges()[key]
+        charges = self._charges()  # in a transaction: built from the pending writes
+        for key in sorted(charges):
+            charge = charges[key]
             if charge.account_id in found:
                 found[charge.account_id].append(charge)
         return found

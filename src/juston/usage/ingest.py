@@ -246,13 +246,15 @@ def ingest_usage(
                     duplicates += 1
                 else:
                     fresh[row.id] = (offset, row)
-            strict = [r for _, r in fresh.values() if items.late_policy(r) is LatePolicy.REJECT]
+            strict = [
+                (offset, row)
+                for offset, row in fresh.values()
+                if items.late_policy(row) is LatePolicy.REJECT
+            ]
             if strict:
-                invoiced = _invoiced(tx, strict)
-                for offset, row in list(fresh.values()):
-                    if (row.subscription, row.item_id, row.period_start) in invoiced and (
-                        items.late_policy(row) is LatePolicy.REJECT
-                    ):
+                invoiced = _invoiced(tx, [row for _, row in strict])
+                for offset, row in strict:
+                    if (row.subscription, row.item_id, row.period_start) in invoiced:
                         del fresh[row.id]
                         rejected.append(
                             Rejection(
