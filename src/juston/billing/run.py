@@ -32,6 +32,7 @@ from ..model.numbering import Counter
 from ..model.parties import Account
 from ..model.status import DocumentKind, DocumentStatus
 from ..plugins import Plugins
+from ..receivables.booking import book_cancellation, book_finalized
 from ..storage.base import Reader, Shareable, Store, Transaction
 from ..tax import TaxResolver
 from .batch import AccountFailure, Tally, bill_batch, usage_of
@@ -303,8 +304,13 @@ def finalize(
     *,
     invoice_date: date | None = None,
     collect: bool = True,
+    settle: bool = True,
 ) -> list[Invoice]:
     """Finalize drafts: give each a number and make it immutable (status Open).
+
+    Each gets its invoice balance (what it adds to the account's balance); with *settle*
+    (JustOn's default) an invoice also takes the account's open credits and money on
+    the account, and a credit settles the account's open invoices, oldest first.
 
     With *documents* ``None`` every draft in the store is finalized. Numbers come from
     the company's counter for the document kind, in the order given, inside one
@@ -342,6 +348,7 @@ def finalize(
                 for document, number, day in zip(chunk, numbers, days, strict=True)
             ]
             tx.replace_documents(finals)
+            book_finalized(tx, finals, settle=settle)
             if collect:
                 finalized.extend(finals)
     return finalized
@@ -364,7 +371,8 @@ def cancel(store: Store, document: Invoice | str, *, cancellation_date: date) ->
     The cancellation copies every line with negated unit price and amounts, gets a
     number from the credit counter and status Settled; the original becomes Cancelled,
     and the two are linked. What the original billed is released, so the next run bills
-    it again. Drafts are deleted rather than cancelled, and a cancellation cannot itself
+    it again. Payments on the original move to the account (the next invoice consumes
+    them), its write-offs are reversed, and clearing balances bring both to zero. Drafts are deleted rather than cancelled, and a cancellation cannot itself
     be cancelled: re-invoice instead.
     """
     (document_id,) = _ids([document])
@@ -403,4 +411,5 @@ def cancel(store: Store, document: Invoice | str, *, cancellation_date: date) ->
         tx.replace_document(
             attrs.evolve(original, status=DocumentStatus.CANCELLED, cancelled_by=mirror.id)
         )
+        book_cancellation(tx, original, mirror, cancellation_date)
     return mirror

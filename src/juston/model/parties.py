@@ -134,6 +134,8 @@ class Company:
     electronic_address: ElectronicAddress | None = attrs.field(
         default=None, validator=check_optional_instance(ElectronicAddress)
     )
+    #: The SEPA creditor identifier direct debits are collected under (``DE98ZZZ09999999999``).
+    creditor_id: str | None = attrs.field(default=None, validator=check_optional_text)
 
 
 @attrs.frozen(kw_only=True)
@@ -173,6 +175,13 @@ class Account:
     electronic_address: ElectronicAddress | None = attrs.field(
         default=None, validator=check_optional_instance(ElectronicAddress)
     )
+    #: The customer's own bank account: payments from its IBAN are matched to this account.
+    bank_account: BankAccount | None = attrs.field(
+        default=None, validator=check_optional_instance(BankAccount)
+    )
+    #: The payment provider that collects this account's documents (``bank_transfer``,
+    #: ``sepa_direct_debit`` or a plugin's name); bank transfer when ``None``.
+    payment_method: str | None = attrs.field(default=None, validator=check_optional_text)
 
     @property
     def country(self) -> str:

@@ -1,7 +1,8 @@
 """The storage interface every backend implements.
 
 A store holds the company, accounts, subscriptions, documents, number counters, usage
-records and ad-hoc charges.
+records, ad-hoc charges, and the receivables: balances, payment entries, imported bank
+files, mandates and installment plans.
 All writes happen inside :meth:`Store.transaction`: the context manager commits when
 the block ends normally and discards everything when it raises, so nothing is ever
 half-written. Reads inside a transaction see its own writes.
@@ -22,7 +23,16 @@ from typing import Protocol, runtime_checkable
 
 from ..model.billables import Billable
 from ..model.documents import Invoice, Term
+from ..model.mandates import Mandate
 from ..model.parties import Account, Company
+from ..model.receivables import (
+    Balance,
+    EntryStatus,
+    ImportedFile,
+    InstallmentPlan,
+    OpenAmount,
+    PaymentEntry,
+)
 from ..model.status import DocumentStatus
 from ..model.subscriptions import Subscription
 from ..model.usage import StoredUsage, UsageQuery, UsageTotal
@@ -98,6 +108,47 @@ class Reader(Protocol):
         (source, key)."""
         ...
 
+    def balances(
+        self, *, account_id: str | None = None, document_id: str | None = None
+    ) -> list[Balance]:
+        """The balances of an account or of a document (or all), in the order added."""
+        ...
+
+    def balances_of(self, account_ids: Collection[str]) -> Mapping[str, Sequence[Balance]]:
+        """:meth:`balances` of many accounts at once (a key for each id asked for)."""
+        ...
+
+    def known_balances(self, ids: Collection[str]) -> set[str]:
+        """Which of these balance ids are stored."""
+        ...
+
+    def open_documents(self, account_ids: Collection[str] | None = None) -> list[OpenAmount]:
+        """The documents (of these accounts, or all) whose balances do not sum to zero,
+        ordered by (since, document id)."""
+        ...
+
+    def payment_entry(self, entry_id: str) -> PaymentEntry:
+        """One payment entry; :class:`~juston.NotFound` if missing."""
+        ...
+
+    def payment_entries(
+        self, *, status: EntryStatus | None = None, account_id: str | None = None
+    ) -> Iterator[PaymentEntry]:
+        """Payment entries matching the filters, ordered by (booking date, id)."""
+        ...
+
+    def imported_file(self, name: str, digest: str) -> ImportedFile | None:
+        """The import of a file with this name or this content digest, if there was one."""
+        ...
+
+    def mandates(self, account_id: str) -> Sequence[Mandate]:
+        """The SEPA mandates of an account, ordered by signature date and reference."""
+        ...
+
+    def installment_plans_of(self, document_ids: Collection[str]) -> Mapping[str, InstallmentPlan]:
+        """The installment plans of those of *document_ids* that have one."""
+        ...
+
 
 @runtime_checkable
 class Transaction(Reader, Protocol):
@@ -156,6 +207,27 @@ class Transaction(Reader, Protocol):
     def delete_charge(self, source: str, key: str) -> None:
         """Remove an ad-hoc charge (:class:`~juston.NotFound` if missing); what was billed
         for it stays billed."""
+        ...
+
+    def add_balances(self, balances: Sequence[Balance]) -> None:
+        """Store new balances; a stored id again is a :class:`~juston.StateError` (balances
+        are never changed or replaced)."""
+        ...
+
+    def put_payment_entries(self, entries: Sequence[PaymentEntry]) -> None:
+        """Add or replace (by id) payment entries."""
+        ...
+
+    def add_imported_file(self, imported: ImportedFile) -> None:
+        """Record an imported bank file."""
+        ...
+
+    def put_mandate(self, mandate: Mandate) -> None:
+        """Add or replace (by reference) a mandate; its account must exist."""
+        ...
+
+    def put_installment_plan(self, plan: InstallmentPlan) -> None:
+        """Add or replace the installment plan of a document; the document must exist."""
         ...
 
 

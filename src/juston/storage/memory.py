@@ -17,14 +17,24 @@ from typing import Any
 
 import attrs
 
-from ..errors import NotFound
+from ..errors import NotFound, StateError
 from ..hookspecs import hookimpl
 from ..model.billables import Billable
 from ..model.documents import Invoice, Term
+from ..model.mandates import Mandate
 from ..model.parties import Account, Company
+from ..model.receivables import (
+    Balance,
+    EntryStatus,
+    ImportedFile,
+    InstallmentPlan,
+    OpenAmount,
+    PaymentEntry,
+)
 from ..model.status import DocumentStatus
 from ..model.subscriptions import Subscription
 from ..model.usage import StoredUsage, UsageQuery, UsageTotal
+from ..receivables.ledger import open_amounts
 from ..usage.aggregate import aggregate, order
 from .base import DirectWrites
 
@@ -45,6 +55,12 @@ class _State:
         self.usage: dict[str, StoredUsage] = {}
         self.usage_by_item: dict[tuple[str, str, str], list[StoredUsage]] = {}
         self.charges: dict[tuple[str, str], Billable] = {}
+        self.balances: dict[str, Balance] = {}  # in the order added
+        self.balances_by_account: dict[str, list[Balance]] = {}
+        self.entries: dict[str, PaymentEntry] = {}
+        self.imports: list[ImportedFile] = []
+        self.mandates: dict[str, Mandate] = {}
+        self.plans: dict[str, InstallmentPlan] = {}
 
 
 class _Reads:
@@ -159,6 +175,78 @@ class _Reads:
                 found[charge.account_id].append(charge)
         return found
 
+    # Receivables: small next to documents, so plain scans over (state + pending).
+    def _all_balances(self) -> Iterator[Balance]:
+        yield from self._state.balances.values()
+
+    def _account_balances(self, account_id: str) -> list[Balance]:
+        return self._state.balances_by_account.get(account_id, [])
+
+    def _has_balance(self, balance_id: str) -> bool:
+        return balance_id in self._state.balances
+
+    def _entries(self) -> dict[str, PaymentEntry]:
+        return self._state.entries
+
+    def _imports(self) -> list[ImportedFile]:
+        return self._state.imports
+
+    def _mandates(self) -> dict[str, Mandate]:
+        return self._state.mandates
+
+    def _plans(self) -> dict[str, InstallmentPlan]:
+        return self._state.plans
+
+    def balances(
+        self, *, account_id: str | None = None, document_id: str | None = None
+    ) -> list[Balance]:
+        if account_id is None and document_id is not None:
+            document = self._doc(document_id)
+            account_id = document.account_id if document is not None else None
+        found = self._all_balances() if account_id is None else self._account_balances(account_id)
+        return [b for b in found if document_id is None or b.document_id == document_id]
+
+    def balances_of(self, account_ids: Collection[str]) -> Mapping[str, Sequence[Balance]]:
+        return {account_id: self._account_balances(account_id) for account_id in account_ids}
+
+    def known_balances(self, ids: Collection[str]) -> set[str]:
+        return {i for i in ids if self._has_balance(i)}
+
+    def open_documents(self, account_ids: Collection[str] | None = None) -> list[OpenAmount]:
+        found = (
+            self._all_balances()
+            if account_ids is None
+            else (b for a in account_ids for b in self._account_balances(a))
+        )
+        return open_amounts(found)
+
+    def payment_entry(self, entry_id: str) -> PaymentEntry:
+        try:
+            return self._entries()[entry_id]
+        except KeyError:
+            raise NotFound(f"payment entry: {entry_id!r} does not exist") from None
+
+    def payment_entries(
+        self, *, status: EntryStatus | None = None, account_id: str | None = None
+    ) -> Iterator[PaymentEntry]:
+        entries = sorted(self._entries().values(), key=lambda e: (e.booking_date, e.id))
+        for entry in entries:
+            if (status is None or entry.status is status) and (
+                account_id is None or entry.account_id == account_id
+            ):
+                yield entry
+
+    def imported_file(self, name: str, digest: str) -> ImportedFile | None:
+        return next((f for f in self._imports() if f.name == name or f.digest == digest), None)
+
+    def mandates(self, account_id: str) -> Sequence[Mandate]:
+        found = [m for m in self._mandates().values() if m.account_id == account_id]
+        return sorted(found, key=lambda m: (m.signed_on, m.reference))
+
+    def installment_plans_of(self, document_ids: Collection[str]) -> Mapping[str, InstallmentPlan]:
+        plans = self._plans()
+        return {i: plans[i] for i in document_ids if i in plans}
+
 
 class MemoryStore(DirectWrites, _Reads):
     """A store that lives in this process's memory."""
@@ -190,6 +278,12 @@ class _MemoryTransaction(_Reads):
         self._next_id = state.next_id
         self._usage: dict[str, StoredUsage] = {}
         self._charge_writes: dict[tuple[str, str], Billable | None] = {}
+        self._balances: dict[str, Balance] = {}
+        self._pending_by_account: dict[str, list[Balance]] = {}
+        self._entry_writes: dict[str, PaymentEntry] = {}
+        self._import_writes: list[ImportedFile] = []
+        self._mandate_writes: dict[str, Mandate] = {}
+        self._plan_writes: dict[str, InstallmentPlan] = {}
 
     # Reads see pending writes first.
     def _doc(self, document_id: str) -> Invoice | None:
@@ -227,6 +321,29 @@ class _MemoryTransaction(_Reads):
             else:
                 charges[key] = charge
         return charges
+
+    def _all_balances(self) -> Iterator[Balance]:
+        yield from super()._all_balances()
+        yield from self._balances.values()
+
+    def _account_balances(self, account_id: str) -> list[Balance]:
+        pending = self._pending_by_account.get(account_id, [])
+        return super()._account_balances(account_id) + pending
+
+    def _has_balance(self, balance_id: str) -> bool:
+        return balance_id in self._balances or super()._has_balance(balance_id)
+
+    def _entries(self) -> dict[str, PaymentEntry]:
+        return {**super()._entries(), **self._entry_writes}
+
+    def _imports(self) -> list[ImportedFile]:
+        return super()._imports() + self._import_writes
+
+    def _mandates(self) -> dict[str, Mandate]:
+        return {**super()._mandates(), **self._mandate_writes}
+
+    def _plans(self) -> dict[str, InstallmentPlan]:
+        return {**super()._plans(), **self._plan_writes}
 
     def account(self, account_id: str) -> Account:
         return self._accounts.get(account_id) or super().account(account_id)
@@ -313,8 +430,37 @@ class _MemoryTransaction(_Reads):
             raise NotFound(f"charge: no charge {source}/{key}")
         self._charge_writes[(source, key)] = None
 
+    def add_balances(self, balances: Sequence[Balance]) -> None:
+        for balance in balances:
+            if balance.id in self._balances or balance.id in self._state.balances:
+                raise StateError(f"balance {balance.id}: is stored already; balances never change")
+            self._balances[balance.id] = balance
+            self._pending_by_account.setdefault(balance.account_id, []).append(balance)
+
+    def put_payment_entries(self, entries: Sequence[PaymentEntry]) -> None:
+        for entry in entries:
+            self._entry_writes[entry.id] = entry
+
+    def add_imported_file(self, imported: ImportedFile) -> None:
+        self._import_writes.append(imported)
+
+    def put_mandate(self, mandate: Mandate) -> None:
+        self.account(mandate.account_id)  # must exist
+        self._mandate_writes[mandate.reference] = mandate
+
+    def put_installment_plan(self, plan: InstallmentPlan) -> None:
+        self.document(plan.document_id)  # must exist
+        self._plan_writes[plan.document_id] = plan
+
     def _commit(self) -> None:
         state = self._state
+        state.balances.update(self._balances)
+        for account_id, added in self._pending_by_account.items():
+            state.balances_by_account.setdefault(account_id, []).extend(added)
+        state.entries.update(self._entry_writes)
+        state.imports.extend(self._import_writes)
+        state.mandates.update(self._mandate_writes)
+        state.plans.update(self._plan_writes)
         if self._company is not None:
             state.company = self._company
         state.accounts.update(self._accounts)
