@@ -62,7 +62,9 @@ def _check_reference(instance: object, field: attrs.Attribute[Any], value: objec
     check_text(instance, field, value)
     if not _SEPA_ID.fullmatch(str(value)):
         raise ValidationError(
-            field.name, value, "must be 1-35 characters of the SEPA set (letters, digits, +?/-:().,')"
+            field.name,
+            value,
+            "must be 1-35 characters of the SEPA set (letters, digits, +?/-:().,')",
         )
 
 

@@ -28,8 +28,6 @@ FREE_ORDER = (
     BalanceType.PREPAYMENT,
     BalanceType.PAYMENT,
     BalanceType.SETTLEMENT,
-    BalanceType.CLEARING,
-    BalanceType.WRITE_OFF,
 )
 
 
@@ -113,10 +111,13 @@ def book_finalized(tx: Transaction, documents: Sequence[Invoice], *, settle: boo
 
 def _consume(account_id: str, balances: Sequence[Balance], new: list[Invoice]) -> list[Balance]:
     opens = {o.document_id: o for o in open_amounts(balances)}
-    free = {k: v for k, v in free_by_type(balances).items() if v < 0}
+    free = free_by_type(balances)
+    # Money on the account is what all free balances add up to: a chargeback moved there
+    # by a cancellation offsets the payment moved with it.
+    available = -sum(free.values(), ZERO)
     credits = [o for o in opens.values() if o.amount.amount < 0]
     debits = [o for o in opens.values() if o.amount.amount > 0]
-    if not free and not (credits and debits):
+    if available <= 0 and not (credits and debits):
         return []
     left = {o.document_id: o.amount.amount for o in opens.values()}
     moves: list[Balance] = []
@@ -128,15 +129,23 @@ def _consume(account_id: str, balances: Sequence[Balance], new: list[Invoice]) -
             for credit in _same_currency(credits, code):
                 moves += _settle(document.id, credit, left, account_id, document.invoice_date)
             for kind in FREE_ORDER:
-                take = min(-free.get(kind, ZERO), left[document.id])
+                take = min(-free.get(kind, ZERO), left[document.id], available)
                 if take > 0 and document.kind is not DocumentKind.CANCELLATION:
                     stem = f"consume:{document.id}:{kind.value}"
                     moves += move(
-                        stem, account_id=account_id, source=None, target=document.id, kind=kind,
-                        amount=take, currency=code, on=document.invoice_date,
-                        cause=document.number, note="money on the account",
-                    )  # fmt: skip
+                        stem,
+                        account_id=account_id,
+                        source=None,
+                        target=document.id,
+                        kind=kind,
+                        amount=take,
+                        currency=code,
+                        on=document.invoice_date,
+                        cause=document.number,
+                        note="money on the account",
+                    )
                     free[kind] += take
+                    available -= take
                     left[document.id] -= take
         elif left.get(document.id, ZERO) < 0:
             credit = opens[document.id]
@@ -175,9 +184,15 @@ def settlement(
 ) -> list[Balance]:
     """The settlement pair: −amount on the invoice, +amount on the credit."""
     return move(
-        stem, account_id=account_id, source=credit_id, target=invoice_id,
-        kind=BalanceType.SETTLEMENT, amount=amount, currency=code, on=on,
-    )  # fmt: skip
+        stem,
+        account_id=account_id,
+        source=credit_id,
+        target=invoice_id,
+        kind=BalanceType.SETTLEMENT,
+        amount=amount,
+        currency=code,
+        on=on,
+    )
 
 
 def book_cancellation(tx: Transaction, original: Invoice, mirror: Invoice, on: date) -> None:
@@ -202,10 +217,17 @@ def book_cancellation(tx: Transaction, original: Invoice, mirror: Invoice, on: d
             added += _single(f"{stem}:write_off", original, kind, -amount, on, "write-off reversed")
         else:
             added += move(
-                f"{stem}:{kind.value}", account_id=original.account_id, source=original.id,
-                target=None, kind=kind, amount=-amount, currency=code, on=on,
-                cause=mirror.number, note=f"moved to the account by cancellation {mirror.number}",
-            )  # fmt: skip
+                f"{stem}:{kind.value}",
+                account_id=original.account_id,
+                source=original.id,
+                target=None,
+                kind=kind,
+                amount=-amount,
+                currency=code,
+                on=on,
+                cause=mirror.number,
+                note=f"moved to the account by cancellation {mirror.number}",
+            )
     clearing = sums.get(BalanceType.INVOICE, ZERO) + sums.get(BalanceType.CLEARING, ZERO)
     added += _single(f"{stem}:clearing", original, BalanceType.CLEARING, -clearing, on, None)
     added += _single(f"{stem}:clearing", mirror, BalanceType.CLEARING, clearing, on, None)

@@ -37,8 +37,8 @@ __all__ = [
     "free_by_type",
     "oldest_first",
     "open_amounts",
-    "payment_state",
     "paid_amount",
+    "payment_state",
 ]
 
 #: Balance types that are money the customer paid (or took back) on a document.

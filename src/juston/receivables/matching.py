@@ -24,7 +24,7 @@ the shell builds the :class:`MatchContext` once for a batch of entries.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import attrs
@@ -109,6 +109,10 @@ class MatchContext:
     by_iban: Mapping[str, frozenset[str]]
     by_mandate: Mapping[str, str]
     by_name: Mapping[str, frozenset[str]]
+    number_lengths: frozenset[int] = frozenset()
+    #: Finds any finalized document by number, open or not: money going out (a returned
+    #: payment) names a document that is paid.
+    any_number: Callable[[str], OpenAmount | None] = lambda number: None
 
     @classmethod
     def build(
@@ -116,6 +120,7 @@ class MatchContext:
         open_documents: Iterable[OpenAmount],
         accounts: Iterable[Account],
         mandates: Iterable[Mandate] = (),
+        any_number: Callable[[str], OpenAmount | None] | None = None,
     ) -> MatchContext:
         opens = list(open_documents)
         by_iban: dict[str, set[str]] = {}
@@ -137,6 +142,8 @@ class MatchContext:
             by_iban={k: frozenset(v) for k, v in by_iban.items()},
             by_mandate=by_mandate,
             by_name={k: frozenset(v) for k, v in by_name.items()},
+            number_lengths=frozenset(len(o.number) for o in opens if o.number),
+            any_number=any_number or (lambda number: None),
         )
 
     def lookup(self, target: Target, value: str) -> tuple[str, tuple[str, ...]] | None:
@@ -154,16 +161,32 @@ class MatchContext:
         return (next(iter(owners)), ()) if len(owners) == 1 else None
 
 
+def _wrapped(text: str, context: MatchContext) -> Iterable[str]:
+    """Open document numbers inside *text* with its spaces and line breaks removed (banks
+    wrap long references), where digits do not run on before or after the number."""
+    compact = "".join(text.split())
+    for length in context.number_lengths:
+        for start in range(len(compact) - length + 1):
+            candidate = compact[start : start + length]
+            if candidate in context.open_by_number:
+                before = compact[start - 1 : start]
+                after = compact[start + length : start + length + 1]
+                if not (before.isdigit() and candidate[0].isdigit()) and not (
+                    after.isdigit() and candidate[-1].isdigit()
+                ):
+                    yield candidate
+
+
 def _numbers(entry: PaymentEntry, context: MatchContext) -> list[OpenAmount]:
-    texts = [entry.reference, entry.end_to_end_id or ""]
-    # Banks wrap long references: also read it with the line breaks and spaces removed.
-    texts.append("".join(entry.reference.split()))
+    tokens = _TOKEN.findall(entry.reference) + _TOKEN.findall(entry.end_to_end_id or "")
+    tokens += _wrapped(entry.reference, context)
     found: dict[str, OpenAmount] = {}
-    for text in texts:
-        for token in _TOKEN.findall(text):
-            document = context.open_by_number.get(token)
-            if document is not None and document.amount.currency == entry.amount.currency:
-                found.setdefault(document.document_id, document)
+    for token in tokens:
+        document = context.open_by_number.get(token)
+        if document is None and entry.amount.amount < 0:
+            document = context.any_number(token)
+        if document is not None and document.amount.currency == entry.amount.currency:
+            found.setdefault(document.document_id, document)
     return list(found.values())
 
 
@@ -191,12 +214,12 @@ def match(
                 return Match(account_id, documents, f"rule {rule.name!r} found {value!r}")
     if entry.amount.amount > 0:
         same = [
-            d
-            for d in context.open_documents
-            if d.amount == entry.amount and d.amount.amount > 0
+            d for d in context.open_documents if d.amount == entry.amount and d.amount.amount > 0
         ]
         if len(same) == 1:
-            return Match(same[0].account_id, (same[0].document_id,), "the only open amount equal to it")
+            return Match(
+                same[0].account_id, (same[0].document_id,), "the only open amount equal to it"
+            )
         if len(same) > 1:
             return f"no number or rule matched, and {len(same)} open documents have this amount"
     named = context.by_name.get((entry.payer_name or "").casefold(), frozenset())

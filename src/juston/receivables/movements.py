@@ -91,7 +91,9 @@ def _single(
     )
 
 
-def document_state(reader: Reader, document: Invoice | str, as_of: date | None = None) -> PaymentState:
+def document_state(
+    reader: Reader, document: Invoice | str, as_of: date | None = None
+) -> PaymentState:
     """The open amount, derived status (open, paid, settled …) and payment date of a document."""
     doc = _document(reader, document)
     return payment_state(doc, reader.balances(document_id=doc.id), as_of)
@@ -119,13 +121,17 @@ def open_items(reader: Reader, account_id: str, as_of: date) -> list[OpenItem]:
     for balance in balances:
         if balance.document_id is not None:
             previous = sums.get(balance.document_id)
-            sums[balance.document_id] = balance.amount if previous is None else previous + balance.amount
+            sums[balance.document_id] = (
+                balance.amount if previous is None else previous + balance.amount
+            )
     items = []
     for document_id, amount in sums.items():
         if amount.amount:
             document = reader.document(document_id)
             items.append(OpenItem(document, amount, max(0, (as_of - document.due_date).days)))
-    items.sort(key=lambda i: (i.document.due_date, i.document.invoice_date, i.document.number or ""))
+    items.sort(
+        key=lambda i: (i.document.due_date, i.document.invoice_date, i.document.number or "")
+    )
     return items
 
 
@@ -148,7 +154,9 @@ def settle(
         if left.get(_id(doc), ZERO) >= 0:
             raise StateError(f"document {doc.number}: has no open credit to settle")
         if invoices is None:
-            targets = [o.document_id for o in tx.open_documents([doc.account_id]) if o.amount.amount > 0]
+            targets = [
+                o.document_id for o in tx.open_documents([doc.account_id]) if o.amount.amount > 0
+            ]
         else:
             targets = [_id(_document(tx, i)) if not isinstance(i, str) else i for i in invoices]
         added: list[Balance] = []
@@ -224,7 +232,10 @@ def write_off_small(
             if item.amount.currency != cap.currency or item.amount > cap:
                 continue
             doc = tx.document(item.document_id)
-            if doc.status is not DocumentStatus.OPEN or item.amount.amount * 100 > doc.total.amount * share:
+            if (
+                doc.status is not DocumentStatus.OPEN
+                or item.amount.amount * 100 > doc.total.amount * share
+            ):
                 continue
             written.append(_write_off(tx, doc, None, as_of, reason))
     return written
@@ -313,8 +324,12 @@ def book_refund(
         # A credit is paid out up to what is open on it.
         limit = -payment_state(doc, balances).open
     if value > limit:
-        raise ValidationError("amount", value, f"exceeds what can be refunded on {doc.number} ({limit})")
-    balance = _single(stem or new_id(tx, "refund"), doc, BalanceType.REFUND, value, on, cause=reference)
+        raise ValidationError(
+            "amount", value, f"exceeds what can be refunded on {doc.number} ({limit})"
+        )
+    balance = _single(
+        stem or new_id(tx, "refund"), doc, BalanceType.REFUND, value, on, cause=reference
+    )
     tx.add_balances([balance])
     return balance
 
@@ -343,11 +358,18 @@ def book_payout(
     assert value is not None
     free = -free_amount(tx.balances(account_id=account_id), account.currency)
     if value > free:
-        raise ValidationError("amount", value, f"exceeds the money on account {account_id} ({free})")
+        raise ValidationError(
+            "amount", value, f"exceeds the money on account {account_id} ({free})"
+        )
     balance = Balance(
-        id=stem or new_id(tx, "payout"), account_id=account_id, document_id=None,
-        type=BalanceType.PAYOUT, amount=value, date=on, cause=reference,
-    )  # fmt: skip
+        id=stem or new_id(tx, "payout"),
+        account_id=account_id,
+        document_id=None,
+        type=BalanceType.PAYOUT,
+        amount=value,
+        date=on,
+        cause=reference,
+    )
     tx.add_balances([balance])
     return balance
 
@@ -362,8 +384,13 @@ def prepay(
         value = _amount(amount, account.currency)
         assert value is not None
         balance = Balance(
-            id=new_id(tx, "prepayment"), account_id=account_id, document_id=None,
-            type=BalanceType.PREPAYMENT, amount=-value, date=on, cause=reference,
-        )  # fmt: skip
+            id=new_id(tx, "prepayment"),
+            account_id=account_id,
+            document_id=None,
+            type=BalanceType.PREPAYMENT,
+            amount=-value,
+            date=on,
+            cause=reference,
+        )
         tx.add_balances([balance])
     return balance

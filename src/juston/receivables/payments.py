@@ -27,7 +27,7 @@ import attrs
 from moneyed import Money
 
 from ..errors import JustonError, StateError, ValidationError
-from ..model.receivables import Balance, BalanceType, EntryStatus, PaymentEntry
+from ..model.receivables import Balance, BalanceType, EntryStatus, OpenAmount, PaymentEntry
 from ..storage.base import Store, Transaction
 from .ledger import oldest_first
 from .matching import DEFAULT_RULES, Match, MatchContext, MatchRule, match
@@ -64,7 +64,17 @@ def context(tx: Transaction) -> MatchContext:
     """The match context of everything the store holds."""
     accounts = list(tx.accounts())
     mandates = [m for a in accounts for m in tx.mandates(a.id)]
-    return MatchContext.build(tx.open_documents(), accounts, mandates)
+
+    def any_number(number: str) -> OpenAmount | None:
+        for document in tx.documents(number=number):
+            if document.id is not None and not document.is_draft:
+                zero = document.total - document.total
+                return OpenAmount(
+                    document.id, document.account_id, zero, document.invoice_date, number
+                )
+        return None
+
+    return MatchContext.build(tx.open_documents(), accounts, mandates, any_number)
 
 
 def receive(
@@ -141,9 +151,7 @@ def register_payments(
         return receive(tx, entries, rules, assign=assign)
 
 
-def match_payments(
-    store: Store, *, rules: Sequence[MatchRule] = DEFAULT_RULES
-) -> Registered:
+def match_payments(store: Store, *, rules: Sequence[MatchRule] = DEFAULT_RULES) -> Registered:
     """Try the queue again (after new invoices or rules): assign what matches now."""
     with store.transaction() as tx:
         waiting = list(tx.payment_entries(status=EntryStatus.OPEN))
@@ -222,7 +230,9 @@ def _book_payment(tx: Transaction, entry: PaymentEntry, found: Match) -> tuple[s
     opens = tx.open_documents([found.account_id])
     if found.document_ids:
         named = {d: n for n, d in enumerate(found.document_ids)}
-        targets = sorted((o for o in opens if o.document_id in named), key=lambda o: named[o.document_id])
+        targets = sorted(
+            (o for o in opens if o.document_id in named), key=lambda o: named[o.document_id]
+        )
     else:
         targets = [o for o in opens if o.amount.currency == entry.amount.currency]
     parts, left = oldest_first(entry.amount.amount, targets)
@@ -230,19 +240,28 @@ def _book_payment(tx: Transaction, entry: PaymentEntry, found: Match) -> tuple[s
     day = entry.booking_date
     balances = [
         Balance(
-            id=f"payment:{entry.id}:{n}", account_id=found.account_id,
-            document_id=item.document_id, type=BalanceType.PAYMENT,
-            amount=Money(-part, code), date=day, cause=entry.id,
-        )  # fmt: skip
+            id=f"payment:{entry.id}:{n}",
+            account_id=found.account_id,
+            document_id=item.document_id,
+            type=BalanceType.PAYMENT,
+            amount=Money(-part, code),
+            date=day,
+            cause=entry.id,
+        )
         for n, (item, part) in enumerate(parts)
     ]
     if left:
         balances.append(
             Balance(
-                id=f"payment:{entry.id}:rest", account_id=found.account_id, document_id=None,
-                type=BalanceType.PAYMENT, amount=Money(-left, code), date=day,
-                cause=entry.id, note="overpayment: kept on the account",
-            )  # fmt: skip
+                id=f"payment:{entry.id}:rest",
+                account_id=found.account_id,
+                document_id=None,
+                type=BalanceType.PAYMENT,
+                amount=Money(-left, code),
+                date=day,
+                cause=entry.id,
+                note="overpayment: kept on the account",
+            )
         )
     tx.add_balances(balances)
     return tuple(item.document_id for item, _ in parts)
@@ -253,7 +272,16 @@ def _book_return(tx: Transaction, entry: PaymentEntry, found: Match) -> tuple[st
     if found.document_ids:
         doc = tx.document(found.document_ids[0])
         reference = entry.return_reason or entry.reference or None
-        book_chargeback(tx, doc, back, on=entry.booking_date, reference=reference, stem=f"chargeback:{entry.id}")
+        book_chargeback(
+            tx, doc, back, on=entry.booking_date, reference=reference, stem=f"chargeback:{entry.id}"
+        )
         return (doc.id,) if doc.id else ()
-    book_payout(tx, found.account_id, back, on=entry.booking_date, reference=entry.id, stem=f"payout:{entry.id}")
+    book_payout(
+        tx,
+        found.account_id,
+        back,
+        on=entry.booking_date,
+        reference=entry.id,
+        stem=f"payout:{entry.id}",
+    )
     return ()
