@@ -137,7 +137,8 @@ def test_demo_summary_figures_match_the_stored_documents(sqlite: FakeSqlite) -> 
     ]
     documents = as_json(invoke("invoices", "list", "--db", "juston-demo.db", "--json"))
     assert sum(len(run["documents"]) for run in summary["runs"]) == len(documents)
-    assert all(d["status"] == "open" and d["number"] for d in documents)
+    # Finalized: open, or already paid or settled (credits settle against open invoices).
+    assert all(d["status"] in ("open", "paid", "settled") and d["number"] for d in documents)
     gross: dict[str, Decimal] = {}
     for document in documents:
         code = document["currency"]
@@ -586,3 +587,29 @@ def test_usage_import_refuses_a_bad_column_option(sqlite: FakeSqlite) -> None:
     result = invoke("usage", "import", "usage.csv", "--column", "event")
     assert result.exit_code == 2
     assert "FIELD=COLUMN" in result.output
+
+
+def test_invoices_list_and_show_derive_paid_from_the_balances(billed: MemoryStore) -> None:
+    from juston import PaymentEntry, register_payment
+
+    document = next(d for d in billed.documents() if d.number and d.total.amount > 0)
+    assert document.number is not None
+    register_payment(
+        billed,
+        PaymentEntry(
+            id="bank-1",
+            amount=document.total,
+            booking_date=date(2026, 3, 5),
+            reference=document.number,
+        ),
+    )
+    paid = as_json(invoke("invoices", "list", "--status", "paid", "--json"))
+    assert [(d["number"], d["open"], d["paid_on"]) for d in paid] == [
+        (document.number, "0.00", "2026-03-05")
+    ]
+    still_open = as_json(invoke("invoices", "list", "--status", "open", "--json"))
+    assert document.number not in {d["number"] for d in still_open}
+    assert all(Decimal(d["open"]) != 0 for d in still_open)
+    shown = invoke("invoices", "show", document.number).stdout
+    assert f"{document.number} · paid" in shown
+    assert "paid on 2026-03-05" in shown

@@ -32,6 +32,8 @@ from ..model.documents import Invoice
 from ..model.parties import Account
 from ..model.status import DocumentKind, DocumentStatus
 from ..plugins import Plugins
+from ..receivables.ledger import PaymentState
+from ..receivables.movements import document_states
 from ..storage.base import Reader, Store
 from ..testing.sample import populate, sample_changes
 from ..usage.ingest import IngestResult, ingest_usage, read_usage_csv
@@ -462,20 +464,29 @@ def invoices_list(
     store = _open(db, must_exist=True)
     if account_id is not None:
         _account(store, account_id, db)
-    found = store.documents(
-        account_id=account_id,
-        status=None if status is None else DocumentStatus(status.lower()),
-        run_id=run_id,
-    )
-    documents = list(islice(found, limit))
+    found = store.documents(account_id=account_id, run_id=run_id)
+    # Paid and settled are derived from the balances, so the filter runs on the states.
+    wanted = None if status is None else DocumentStatus(status.lower())
+    documents: list[Invoice] = []
+    states: dict[str, PaymentState] = {}
+    while chunk := list(islice(found, 500)):
+        chunk_states = document_states(store, chunk)
+        for document in chunk:
+            state = chunk_states[document.id or ""]
+            if wanted is None or state.status is wanted:
+                documents.append(document)
+                states[document.id or ""] = state
+        if limit is not None and len(documents) >= limit:
+            break
+    documents = documents[:limit]
     if as_json:
-        echo_json([document_summary_json(d) for d in documents])
+        echo_json([document_summary_json(d, states[d.id or ""]) for d in documents])
         return
     console = output_console()
     if not documents:
         console.print("No documents match.")
         return
-    show(console, documents_table(documents, wide=console.width >= _WIDE))
+    show(console, documents_table(documents, wide=console.width >= _WIDE, states=states))
     sums = ", ".join(f"{t.gross:,} {code}" for code, t in totals_by_currency(documents).items())
     console.print(f"{len(documents)} documents, gross {sums}")
 
@@ -489,10 +500,11 @@ def invoices_show(document: str, db: Path, explain: bool, as_json: bool) -> None
     """Show one document by its number (INV-2026-00001) or id."""
     store = _open(db, must_exist=True)
     found = _find_document(store, document, db)
+    state = document_states(store, [found])[found.id or ""]
     if as_json:
-        echo_json(document_json(found))
+        echo_json(document_json(found, state))
         return
-    show(output_console(), render_document(found, explain=explain))
+    show(output_console(), render_document(found, explain=explain, state=state))
 
 
 @main.group()

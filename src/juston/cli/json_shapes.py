@@ -24,6 +24,7 @@ from ..pricing.models import (
     Tier,
     Volume,
 )
+from ..receivables.ledger import PaymentState
 from ..storage import codec
 from .render import describe_price, plain
 
@@ -70,12 +71,23 @@ def account_json(account: Account) -> dict[str, object]:
     }
 
 
-def document_summary_json(document: Invoice) -> dict[str, object]:
+def document_summary_json(
+    document: Invoice, state: PaymentState | None = None
+) -> dict[str, object]:
+    """The document's header; with its *state*, the derived status (paid …), the open
+    amount and the payment date."""
+    paid = {}
+    if state is not None:
+        paid = {
+            "open": plain(state.open.amount),
+            "paid_on": None if state.paid_on is None else state.paid_on.isoformat(),
+        }
     return {
         "id": document.id,
         "number": document.number,
         "kind": document.kind.value,
-        "status": document.status.value,
+        "status": (state.status if state else document.status).value,
+        **paid,
         "account_id": document.account_id,
         "account_name": document.buyer.name,
         "currency": document.currency.code,
@@ -112,9 +124,9 @@ def _line_json(line: Line) -> dict[str, object]:
     }
 
 
-def document_json(document: Invoice) -> dict[str, object]:
+def document_json(document: Invoice, state: PaymentState | None = None) -> dict[str, object]:
     return {
-        **document_summary_json(document),
+        **document_summary_json(document, state),
         "seller": _company_json(document.seller),
         "buyer": account_json(document.buyer),
         "payment_terms": document.payment_terms.pattern,

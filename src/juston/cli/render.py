@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
@@ -47,6 +47,7 @@ from ..pricing.models import (
     Volume,
 )
 from ..pricing.proration import BillingType
+from ..receivables.ledger import PaymentState
 from ..rounding import round_places
 
 __all__ = [
@@ -337,9 +338,10 @@ def _describe_change(change: ItemChange) -> str:
     return f"{change.effective}: {', '.join(parts)}"
 
 
-def _document_title(document: Invoice) -> str:
+def _document_title(document: Invoice, state: PaymentState | None) -> str:
     name = document.number or f"draft {document.id}"
-    return f"{document.kind.value.capitalize()} {name} · {document.status.value}"
+    status = (state.status if state else document.status).value
+    return f"{document.kind.value.capitalize()} {name} · {status}"
 
 
 def _party(title: str, name: str, address: Address, extra: Iterable[str]) -> Text:
@@ -350,7 +352,7 @@ def _party(title: str, name: str, address: Address, extra: Iterable[str]) -> Tex
     return text
 
 
-def _document_header(document: Invoice) -> Table:
+def _document_header(document: Invoice, state: PaymentState | None) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim")
     grid.add_column()
@@ -370,6 +372,9 @@ def _document_header(document: Invoice) -> Table:
         document.billing_date.isoformat(),
     )
     grid.add_row("Document id", document.id or "", "Run", document.run_id or "")
+    if state is not None:
+        paid = f" on {state.paid_on}" if state.paid_on else ""
+        grid.add_row("Status", f"{state.status.value}{paid}", "Open", f"{state.open.amount:,}")
     if document.cancels or document.cancelled_by:
         grid.add_row("Cancels", document.cancels or "", "Cancelled by", document.cancelled_by or "")
     return grid
@@ -469,9 +474,12 @@ def _breakdown_and_totals(document: Invoice) -> Table:
     return layout
 
 
-def render_document(document: Invoice, *, explain: bool = False) -> Panel:
+def render_document(
+    document: Invoice, *, explain: bool = False, state: PaymentState | None = None
+) -> Panel:
+    """The document as a panel; with its *state*, also the derived status and open amount."""
     parts: list[RenderableType] = [
-        _document_header(document),
+        _document_header(document, state),
         Text(),
         _parties(document),
         Text(),
@@ -488,14 +496,22 @@ def render_document(document: Invoice, *, explain: bool = False) -> Panel:
             parts.append(Text(f"{number}. {line.explanation}", style="dim"))
     return Panel(
         Group(*parts),
-        title=Text(_document_title(document), style="bold"),
+        title=Text(_document_title(document, state), style="bold"),
         title_align="left",
         expand=False,
     )
 
 
-def documents_table(documents: Iterable[Invoice], *, wide: bool, title: str | None = None) -> Table:
-    """One row per document; *wide* (a terminal of 110 columns or more) adds due date and VAT."""
+def documents_table(
+    documents: Iterable[Invoice],
+    *,
+    wide: bool,
+    title: str | None = None,
+    states: Mapping[str, PaymentState] | None = None,
+) -> Table:
+    """One row per document; *wide* (a terminal of 110 columns or more) adds due date and
+    VAT; with *states* (by document id) the status is the derived one (paid …) and an
+    Open column shows what is open."""
     table = styled_table(title)
     fixed_column(table, "Document")
     table.add_column("Kind")
@@ -509,12 +525,15 @@ def documents_table(documents: Iterable[Invoice], *, wide: bool, title: str | No
     if wide:
         fixed_column(table, "VAT", right=True)
     fixed_column(table, "Total", right=True)
+    if states is not None:
+        fixed_column(table, "Open", right=True)
     fixed_column(table, "Cur")
     for d in documents:
+        state = None if states is None or d.id is None else states.get(d.id)
         cells: list[str | Text] = [
             d.number or Text(f"draft {d.id}", style="dim"),
             d.kind.value,
-            d.status.value,
+            (state.status if state else d.status).value,
             d.invoice_date.isoformat(),
         ]
         if wide:
@@ -522,7 +541,10 @@ def documents_table(documents: Iterable[Invoice], *, wide: bool, title: str | No
         cells += [d.account_id, Text(d.buyer.name), _amount(d.net_total.amount)]
         if wide:
             cells.append(_amount(d.tax_total.amount))
-        cells += [_amount(d.total.amount), d.currency.code]
+        cells.append(_amount(d.total.amount))
+        if states is not None:
+            cells.append(_amount(state.open.amount) if state else "")
+        cells.append(d.currency.code)
         table.add_row(*cells)
     return table
 

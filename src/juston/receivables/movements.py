@@ -38,6 +38,7 @@ __all__ = [
     "book_refund",
     "chargeback",
     "document_state",
+    "document_states",
     "open_items",
     "payout",
     "prepay",
@@ -97,6 +98,17 @@ def document_state(
     """The open amount, derived status (open, paid, settled …) and payment date of a document."""
     doc = _document(reader, document)
     return payment_state(doc, reader.balances(document_id=doc.id), as_of)
+
+
+def document_states(reader: Reader, documents: Sequence[Invoice]) -> dict[str, PaymentState]:
+    """:func:`document_state` of many stored documents (by id), reading the balances of
+    their accounts once."""
+    by_account = reader.balances_of({d.account_id for d in documents})
+    states = {}
+    for document in documents:
+        assert document.id is not None
+        states[document.id] = payment_state(document, by_account[document.account_id])
+    return states
 
 
 def balance_of(reader: Reader, account_id: str, as_of: date | None = None) -> Money:
