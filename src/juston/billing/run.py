@@ -319,7 +319,7 @@ def finalize(
     Returns the finalized documents; with ``collect=False`` none are kept (an empty list),
     for finalizing more documents than memory holds.
     """
-    with store.transaction() as tx:
+    with _fewer_collections(), store.transaction() as tx:
         if documents is None:
             drafts: Iterable[Invoice] = tx.documents(status=DocumentStatus.DRAFT)
         else:
