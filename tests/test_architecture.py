@@ -16,6 +16,11 @@ CORE = [
     "rounding.py",
     "money.py",
     "billing/plan.py",
+    "receivables/ledger.py",
+    "receivables/matching.py",
+    "payments/base.py",
+    "payments/due.py",
+    "payments/pain008.py",
     "errors.py",
     "vatid.py",
 ]

@@ -80,6 +80,19 @@ from .model.receivables import (
     PaymentEntry,
 )
 from .money import Money, currency, decimal, money
+from .payments import (
+    CollectionRequest,
+    EventKind,
+    PaymentProvider,
+    ProviderEvent,
+    RefundRequest,
+    apply_events,
+    collect_due,
+    refund_payment,
+    return_debit,
+    sepa_batch,
+    submit_sepa_batch,
+)
 from .periods import Alignment, BillingPeriod, Grid, Period, Unit
 from .plugins import Plugins, make_plugin_manager
 from .pricing import (
@@ -118,9 +131,15 @@ from .receivables import (
     register_payment,
     register_payments,
     settle,
+    statement,
+    statement_run,
     write_off,
     write_off_small,
 )
+from .receivables.bankfiles import CsvColumns, import_bank_file, read_payments_csv
+from .receivables.camt import read_camt
+from .receivables.statements import Statement
+from .render.statement import render_statement
 from .rounding import TaxRounding
 from .storage import MemoryStore, Store, Transaction
 from .tax import RateTable, Region, TaxEngine, TaxResolver, TaxResult, TaxRule, vat_id
@@ -165,9 +184,11 @@ __all__ = [
     "BillingType",
     "CannotCancel",
     "Charge",
+    "CollectionRequest",
     "Company",
     "Contact",
     "Counter",
+    "CsvColumns",
     "CurrencyMismatch",
     "Discount",
     "DocumentKind",
@@ -176,6 +197,7 @@ __all__ = [
     "EInvoiceError",
     "ElectronicAddress",
     "EntryStatus",
+    "EventKind",
     "Flat",
     "FloatNotAllowed",
     "Graduated",
@@ -203,6 +225,7 @@ __all__ = [
     "Package",
     "ParentMapping",
     "PaymentEntry",
+    "PaymentProvider",
     "PaymentState",
     "PaymentTerms",
     "PaymentTermsError",
@@ -216,7 +239,9 @@ __all__ = [
     "PriceSchedule",
     "PricingError",
     "Product",
+    "ProviderEvent",
     "RateTable",
+    "RefundRequest",
     "Region",
     "Registered",
     "Rejection",
@@ -226,6 +251,7 @@ __all__ = [
     "RunResult",
     "Split",
     "StateError",
+    "Statement",
     "StorageError",
     "Store",
     "Subscription",
@@ -248,10 +274,12 @@ __all__ = [
     "ValidationError",
     "Volume",
     "add_charge",
+    "apply_events",
     "assign_payment",
     "balance_of",
     "cancel",
     "chargeback",
+    "collect_due",
     "currency",
     "decimal",
     "delete_draft",
@@ -260,6 +288,7 @@ __all__ = [
     "forecast",
     "hookimpl",
     "ignore_payment",
+    "import_bank_file",
     "ingest_usage",
     "invoice_run",
     "make_plugin_manager",
@@ -271,12 +300,21 @@ __all__ = [
     "plan_account",
     "prepay",
     "price",
+    "read_camt",
+    "read_payments_csv",
     "read_usage_csv",
     "refund",
+    "refund_payment",
     "register_payment",
     "register_payments",
     "remove_charge",
+    "render_statement",
+    "return_debit",
+    "sepa_batch",
     "settle",
+    "statement",
+    "statement_run",
+    "submit_sepa_batch",
     "testing",
     "vat_id",
     "write_off",

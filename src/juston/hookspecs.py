@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from .model.billables import Billable
     from .model.parties import Company
+    from .payments.base import PaymentProvider
     from .render.base import Renderer
     from .storage.base import Store
     from .tax.result import TaxResolver
@@ -41,6 +42,7 @@ __all__ = [
     "hookspec",
     "juston_billables",
     "juston_open_store",
+    "juston_payment_providers",
     "juston_renderers",
     "juston_tax_provider",
 ]
@@ -92,4 +94,13 @@ def juston_renderers() -> Iterable[Renderer] | None:
     Every implementation is asked; a renderer of a plugin registered later replaces a
     built-in one of the same name, so a plugin can restyle ``html`` or add ``avalara``.
     See :class:`juston.render.base.Renderer`.
+    """
+
+
+@hookspec
+def juston_payment_providers() -> Iterable[PaymentProvider] | None:
+    """The payment providers this plugin offers (see :class:`juston.payments.PaymentProvider`).
+
+    Every implementation is asked; a provider of a plugin registered later replaces a
+    built-in one of the same name. An account's ``payment_method`` picks one by name.
     """

@@ -21,6 +21,7 @@ from . import hookspecs
 from .errors import PluginError
 from .model.billables import Billable
 from .model.parties import Company
+from .payments.base import PaymentProvider
 from .render.base import Renderer
 from .storage.base import Store
 from .tax.result import TaxResolver
@@ -33,6 +34,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "juston.storage.sql",
     "juston.tax_provider",
     "juston.render.plugin",
+    "juston.payments.plugin",
 )
 
 
@@ -125,6 +127,28 @@ class Plugins:
                 f"format: no renderer {name!r}; there are {', '.join(sorted(renderers))}"
             )
         return renderers[name]
+
+    def providers(self) -> dict[str, PaymentProvider]:
+        """Every payment provider the plugins offer, by name (a later plugin's wins a name)."""
+        found: dict[str, PaymentProvider] = {}
+        # pluggy answers the last registered plugin first.
+        for answer in self.pm.hook.juston_payment_providers():
+            for provider in answer or ():
+                if not isinstance(provider, PaymentProvider):
+                    raise PluginError(
+                        f"juston_payment_providers: {provider!r} is not a PaymentProvider"
+                    )
+                found.setdefault(provider.name, provider)
+        return found
+
+    def provider(self, name: str) -> PaymentProvider:
+        """The payment provider called *name*; PluginError naming the ones there are if none is."""
+        providers = self.providers()
+        if name not in providers:
+            raise PluginError(
+                f"payment_method: no provider {name!r}; there are {', '.join(sorted(providers))}"
+            )
+        return providers[name]
 
     def tax_provider(self, company: Company) -> TaxResolver:
         """The tax provider for *company*: an installed plugin's, else the built-in engine."""

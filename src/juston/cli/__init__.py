@@ -157,7 +157,9 @@ def _db_option(default: str) -> Callable[[Callable[..., Any]], Callable[..., Any
     )
 
 
-_json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+_json_option: Callable[[Callable[..., Any]], Callable[..., Any]] = click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON instead of tables."
+)
 
 
 # --- the commands ----------------------------------------------------------------------------
@@ -771,3 +773,11 @@ def render_command(
             table.add_row(document.number or document.id or "", str(error))
         show(console, table)
         ctx.exit(3)
+
+
+# Commands in modules of their own use the helpers above, so they are imported last.
+from .payments import payments  # noqa: E402
+from .statement import statement_command  # noqa: E402
+
+main.add_command(statement_command)
+main.add_command(payments)

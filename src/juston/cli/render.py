@@ -55,6 +55,7 @@ __all__ = [
     "Totals",
     "account_fields",
     "accounts_table",
+    "amount_text",
     "describe_price",
     "documents_table",
     "echo_json",
@@ -112,7 +113,7 @@ def plain(value: Decimal) -> str:
     return f"{value:f}"
 
 
-def _amount(value: Decimal) -> Text:
+def amount_text(value: Decimal) -> Text:
     """An already rounded amount with thousands separators; negative amounts in red."""
     if not value:
         value = abs(value)  # no "-0.00" for a credit's zero tax
@@ -264,9 +265,9 @@ def totals_cells(code: str, totals: Totals) -> list[str | Text]:
         str(totals.documents),
         str(totals.invoices),
         str(totals.credits),
-        _amount(totals.net),
-        _amount(totals.tax),
-        _amount(totals.gross),
+        amount_text(totals.net),
+        amount_text(totals.tax),
+        amount_text(totals.gross),
     ]
 
 
@@ -424,13 +425,13 @@ def _lines_table(document: Invoice) -> Table:
             described,
             _number(line.quantity),
             _unit(line.unit_code),
-            _amount(line.unit_price_amount),
+            amount_text(line.unit_price_amount),
         ]
         if factors:
             cells.append(_number(round_places(line.billing_factor, 4)))
         if discounts:
-            cells.append(_amount(line.discount_amount))
-        cells += [_amount(line.net_amount), f"{_rate(line.vat.rate)} {line.vat.category}"]
+            cells.append(amount_text(line.discount_amount))
+        cells += [amount_text(line.net_amount), f"{_rate(line.vat.rate)} {line.vat.category}"]
         table.add_row(*cells)
     return table
 
@@ -448,8 +449,8 @@ def _breakdown_and_totals(document: Invoice) -> Table:
         cells: list[str | Text] = [
             subtotal.category,
             _rate(subtotal.rate),
-            _amount(subtotal.basis.amount),
-            _amount(subtotal.tax.amount),
+            amount_text(subtotal.basis.amount),
+            amount_text(subtotal.tax.amount),
         ]
         if exemptions:
             cells.append(Text(subtotal.exemption_reason or ""))
@@ -459,11 +460,11 @@ def _breakdown_and_totals(document: Invoice) -> Table:
     totals = Table.grid(padding=(0, 2))
     totals.add_column(style="dim")
     totals.add_column(justify="right", no_wrap=True, overflow="fold")
-    totals.add_row("Net total", _amount(document.net_total.amount))
-    totals.add_row("VAT", _amount(document.tax_total.amount))
+    totals.add_row("Net total", amount_text(document.net_total.amount))
+    totals.add_row("VAT", amount_text(document.tax_total.amount))
     if document.tax_delta.amount:
-        totals.add_row("of which rounding of line VAT", _amount(document.tax_delta.amount))
-    total = _amount(document.total.amount)
+        totals.add_row("of which rounding of line VAT", amount_text(document.tax_delta.amount))
+    total = amount_text(document.total.amount)
     total.stylize("bold")
     totals.add_row(Text(f"Total {code}", style="bold"), total)
 
@@ -538,12 +539,12 @@ def documents_table(
         ]
         if wide:
             cells.append(d.due_date.isoformat())
-        cells += [d.account_id, Text(d.buyer.name), _amount(d.net_total.amount)]
+        cells += [d.account_id, Text(d.buyer.name), amount_text(d.net_total.amount)]
         if wide:
-            cells.append(_amount(d.tax_total.amount))
-        cells.append(_amount(d.total.amount))
+            cells.append(amount_text(d.tax_total.amount))
+        cells.append(amount_text(d.total.amount))
         if states is not None:
-            cells.append(_amount(state.open.amount) if state else "")
+            cells.append(amount_text(state.open.amount) if state else "")
         cells.append(d.currency.code)
         table.add_row(*cells)
     return table

@@ -24,7 +24,7 @@ from schwifty.exceptions import SchwiftyException
 from .._fields import check_date, check_optional_date, check_text
 from ..errors import ValidationError
 
-__all__ = ["Mandate", "Scheme", "iban", "optional_bic"]
+__all__ = ["Mandate", "Scheme", "iban", "optional_bic", "sepa_id"]
 
 # The SEPA character set of identifiers (EPC rulebook): Latin letters, digits and + ? / - : ( ) . , '
 _SEPA_ID = re.compile(r"[A-Za-z0-9+?/\-:().,' ]{1,35}")
@@ -58,14 +58,19 @@ def optional_bic(value: object, *, field: str = "bic") -> str | None:
         raise ValidationError(field, value, f"is not a valid BIC ({exc})") from None
 
 
+def sepa_id(value: object, *, field: str) -> str:
+    """*value* if it can be a SEPA identifier (mandate reference, message id, end-to-end
+    id); ValidationError naming *field* otherwise."""
+    if not isinstance(value, str) or not _SEPA_ID.fullmatch(value):
+        raise ValidationError(
+            field, value, "must be 1-35 characters of the SEPA set (letters, digits, +?/-:().,')"
+        )
+    return value
+
+
 def _check_reference(instance: object, field: attrs.Attribute[Any], value: object) -> None:
     check_text(instance, field, value)
-    if not _SEPA_ID.fullmatch(str(value)):
-        raise ValidationError(
-            field.name,
-            value,
-            "must be 1-35 characters of the SEPA set (letters, digits, +?/-:().,')",
-        )
+    sepa_id(value, field=field.name)
 
 
 def _bic_from_iban(mandate: Mandate) -> str | None:

@@ -216,6 +216,10 @@ class Installment:
     amount: Money = attrs.field(converter=_positive)
 
 
+def _installments(value: Iterable[Installment]) -> tuple[Installment, ...]:
+    return tuple(value)
+
+
 def _check_installments(
     instance: InstallmentPlan, field: attrs.Attribute[Any], value: tuple[Installment, ...]
 ) -> None:
@@ -245,7 +249,7 @@ class InstallmentPlan:
 
     document_id: str = attrs.field(validator=check_text)
     installments: tuple[Installment, ...] = attrs.field(
-        converter=tuple, validator=_check_installments
+        converter=_installments, validator=_check_installments
     )
 
     @property

@@ -35,6 +35,7 @@ from .movements import book_chargeback, book_payout
 
 __all__ = [
     "Registered",
+    "assign_entry",
     "assign_payment",
     "ignore_payment",
     "match_payments",
@@ -124,7 +125,7 @@ def _match_all(
         if isinstance(result, str):
             done.append(attrs.evolve(entry, status=EntryStatus.OPEN, reason=result))
         else:
-            done.append(_assign(tx, entry, result))
+            done.append(assign_entry(tx, entry, result))
     return done
 
 
@@ -186,7 +187,7 @@ def assign_payment(
             )
         (owner,) = accounts
         tx.account(owner)
-        done = _assign(tx, entry, Match(owner, tuple(documents), "assigned by hand"))
+        done = assign_entry(tx, entry, Match(owner, tuple(documents), "assigned by hand"))
         if done.is_open:
             raise ValidationError("entry", entry_id, done.reason or "cannot be assigned")
         tx.put_payment_entries([done])
@@ -204,8 +205,9 @@ def ignore_payment(store: Store, entry_id: str, reason: str) -> PaymentEntry:
     return done
 
 
-def _assign(tx: Transaction, entry: PaymentEntry, found: Match) -> PaymentEntry:
-    """Book *entry* as *found* says, or leave it waiting with the reason why not."""
+def assign_entry(tx: Transaction, entry: PaymentEntry, found: Match) -> PaymentEntry:
+    """Book *entry* as *found* says inside an open transaction (a provider's event names
+    its document: no matching needed), or return it waiting with the reason why not."""
     account = tx.account(found.account_id)
     if entry.amount.currency != account.currency:
         reason = f"is in {entry.amount.currency.code}, account {account.id} bills in {account.currency.code}"

@@ -38,7 +38,7 @@ from ..model.documents import Invoice
 from .html import render_html
 from .templates import PACKAGE_TEMPLATES, Templates, default_templates
 
-__all__ = ["PDF_VARIANT", "PdfAttachment", "PdfRenderer", "pdf_bytes"]
+__all__ = ["PDF_VARIANT", "PdfAttachment", "PdfRenderer", "html_pdf_bytes", "pdf_bytes"]
 
 #: The PDF flavour juston writes.
 PDF_VARIANT = "pdf/a-3b"
@@ -153,6 +153,11 @@ class _Press:
     def layout(self, document: Invoice) -> Any:
         """The document laid out in pages (a WeasyPrint ``Document``)."""
         html = render_html(document, templates=self.templates, shared_stylesheet=True)
+        return self.layout_html(html, f"document {document.number or document.id}")
+
+    def layout_html(self, html: str, label: str) -> Any:
+        """A page of these templates, already HTML, laid out in pages; *label* names it
+        in errors."""
         stylesheets = [self.fonts]
         if _STYLESHEET_MARKER in html:
             stylesheets.append(self.style)
@@ -166,7 +171,7 @@ class _Press:
                 cache=self.cache,
             )
         except Exception as exc:
-            raise RenderError(f"document {document.number or document.id}: {exc}") from exc
+            raise RenderError(f"{label}: {exc}") from exc
 
     def write(
         self,
@@ -278,3 +283,11 @@ def pdf_bytes(
     """
     press = _press(templates or default_templates())
     return press.write(press.layout(document), attachments=attachments, xmp_metadata=xmp_metadata)
+
+
+def html_pdf_bytes(html: str, *, label: str, templates: Templates | None = None) -> bytes:
+    """The PDF/A-3b of a page of *templates* that is already HTML (a statement, a dunning
+    notice, rendered with ``shared_stylesheet=True``); *label* names it in errors."""
+    press = _press(templates or default_templates())
+    pdf: bytes = press.write(press.layout_html(html, label))
+    return pdf

@@ -98,9 +98,20 @@ CONTEXT_KEYS: Mapping[str, Mapping[str, str]] = {
         "end": "last day the statement covers",
         "opening_balance": "balance before start (Money; positive: the customer owes)",
         "entries": "the bookings in order: date, reference, description, debit (Money or "
-        "None), credit (Money or None), balance (Money, after the entry)",
+        "None), credit (Money or None), balance (Money, after the entry); optionally kind "
+        "(a juston.receivables.statements.MovementKind value, worded by the template) and "
+        "other (the number of the other document it refers to); neither debit nor credit: "
+        "an internal move",
+        "total_debit": "optional: the sum of the entries' debits (Money)",
+        "total_credit": "optional: the sum of the entries' credits (Money)",
         "closing_balance": "balance after end (Money)",
-        "open_items": "optional: open documents: number, invoice_date, due_date, open (Money)",
+        "open_items": "optional: open documents on end: number, invoice_date, due_date, open "
+        "(Money), optionally days_overdue",
+        "on_account": "optional: money on the account, not on a document (Money; with the "
+        "open items it makes the closing balance)",
+        "open_total": "optional: the sum of the open items (Money)",
+        "ageing": "optional: the open items by days overdue: bucket (current, 1-30, 31-60, "
+        "61-90, over-90), amount (Money)",
     },
 }
 

@@ -216,7 +216,7 @@ class _Reads:
         found = (
             self._all_balances()
             if account_ids is None
-            else (b for a in account_ids for b in self._account_balances(a))
+            else (b for a in dict.fromkeys(account_ids) for b in self._account_balances(a))
         )
         return open_amounts(found)
 
@@ -431,9 +431,12 @@ class _MemoryTransaction(_Reads):
         self._charge_writes[(source, key)] = None
 
     def add_balances(self, balances: Sequence[Balance]) -> None:
-        for balance in balances:
-            if balance.id in self._balances or balance.id in self._state.balances:
+        seen: set[str] = set()
+        for balance in balances:  # all checked before any is added: a refusal adds none
+            if balance.id in seen or self._has_balance(balance.id):
                 raise StateError(f"balance {balance.id}: is stored already; balances never change")
+            seen.add(balance.id)
+        for balance in balances:
             self._balances[balance.id] = balance
             self._pending_by_account.setdefault(balance.account_id, []).append(balance)
 
@@ -442,6 +445,9 @@ class _MemoryTransaction(_Reads):
             self._entry_writes[entry.id] = entry
 
     def add_imported_file(self, imported: ImportedFile) -> None:
+        earlier = self.imported_file(imported.name, imported.digest)
+        if earlier is not None:
+            raise StateError(f"imported file {imported.name}: {earlier.name} was imported already")
         self._import_writes.append(imported)
 
     def put_mandate(self, mandate: Mandate) -> None:

@@ -27,10 +27,11 @@ with ``Test``, so pytest does not collect the kit itself.
 What "conforms" means: everything round-trips *exactly* (``==`` on the attrs values, and
 every ``Decimal`` keeps its exponent: ``Decimal("25.00")`` does not come back as
 ``Decimal("25")``); reads come back in the documented order; a transaction that raises
-writes nothing; usage totals are exactly those of :func:`juston.usage.aggregate`; and a
-billing cycle (runs, finalizing, re-running, cancelling) gives the
-same documents as on :class:`~juston.MemoryStore`. The data is small (five accounts), so
-the kit runs in seconds.
+writes nothing; usage totals are exactly those of :func:`juston.usage.aggregate`; open
+documents are exactly :func:`juston.receivables.ledger.open_amounts` of the balances; and
+a billing cycle (runs, finalizing, re-running, cancelling) gives the same documents and
+balances as on :class:`~juston.MemoryStore`. The data is small (seven accounts), so the
+kit runs in seconds.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from collections import Counter as Multiset
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import cast
+from typing import Any, cast
 
 import attrs
 import pytest
@@ -60,7 +61,19 @@ from juston import (
     Subscription,
     Term,
 )
+from juston.errors import StateError
 from juston.model.billables import Billable
+from juston.model.mandates import Mandate
+from juston.model.receivables import (
+    Balance,
+    BalanceType,
+    EntryStatus,
+    ImportedFile,
+    Installment,
+    InstallmentPlan,
+    OpenAmount,
+    PaymentEntry,
+)
 from juston.model.usage import (
     Aggregation,
     StoredUsage,
@@ -68,6 +81,7 @@ from juston.model.usage import (
     UsageRecord,
     UsageTotal,
 )
+from juston.receivables.ledger import open_amounts
 from juston.storage.base import Reader
 from juston.usage.aggregate import aggregate, order
 
@@ -325,9 +339,16 @@ def billing_cycle(store: Store) -> list[Invoice]:
 
 
 @functools.cache
+def _billed_memory() -> tuple[MemoryStore, tuple[Invoice, ...]]:
+    """A memory store after a billing cycle (never changed afterwards), and its documents."""
+    store = _master_store()
+    return store, tuple(billing_cycle(store))
+
+
+@functools.cache
 def _billed_documents() -> tuple[Invoice, ...]:
     """Real documents from a billing cycle on a memory store: every kind and status."""
-    documents = tuple(billing_cycle(_master_store()))
+    documents = _billed_memory()[1]
     seen = {(d.kind, d.status) for d in documents}
     # Guard against the sample data changing under the kit: these must all be covered.
     assert (DocumentKind.INVOICE, DocumentStatus.OPEN) in seen, seen
@@ -376,14 +397,19 @@ def _snapshot(store: Reader) -> list[tuple[str, str]]:
     except NotFound:
         company = None
     accounts = list(store.accounts())
+    documents = list(store.documents())
     return fingerprint(
         {
             "company": company,
             "accounts": accounts,
             "count": store.count_accounts(),
             "subscriptions": [list(store.subscriptions(a.id)) for a in accounts],
-            "documents": list(store.documents()),
+            "documents": documents,
             "terms": [sorted(map(repr, store.billed_terms(a.id))) for a in accounts],
+            "balances": store.balances(),
+            "entries": list(store.payment_entries()),
+            "mandates": [list(store.mandates(a.id)) for a in accounts],
+            "plans": dict(store.installment_plans_of([d.id or "" for d in documents])),
         }
     )
 
@@ -539,6 +565,155 @@ def _charge(
     )
 
 
+# --- receivables -------------------------------------------------------------------------
+
+
+def _balance(
+    balance_id: str,
+    account_id: str,
+    document_id: str | None,
+    amount: str,
+    day: int,
+    kind: BalanceType = BalanceType.PAYMENT,
+    code: str = "EUR",
+    **more: str,
+) -> Balance:
+    return Balance(
+        id=balance_id,
+        account_id=account_id,
+        document_id=document_id,
+        type=kind,
+        amount=juston.money(amount, code),
+        date=date(2026, 1, day),
+        **more,
+    )
+
+
+_INVOICE = BalanceType.INVOICE
+
+
+def _ledger_balances() -> tuple[list[Balance], list[Balance]]:
+    """Balances of four accounts in three currencies, added in two transactions.
+
+    Open: D4 (since its first balance, a payment: no number), D1, D3, D5 (a credit, still
+    negative) and d6, those four on the same day (so in code point order of their ids:
+    upper case first). Zero, so not open: D2 (paid) and D0 (settled by D5). One payment is
+    on the account itself, not on a document.
+    """
+    first = [
+        _balance("invoice:D1", "C0000001", "D1", "119.00", 5, _INVOICE, cause="INV-1"),
+        _balance("invoice:D2", "C0000001", "D2", "50.00", 3, _INVOICE, cause="INV-2"),
+        _balance("invoice:D3", "C-JPY", "D3", "5000", 5, _INVOICE, "JPY", cause="INV-3"),
+        _balance("payment:E1:0", "C0000001", "D2", "-50.00", 10, cause="E1"),
+        _balance("payment:E2:0", "C-KWD", "D4", "-1.234", 1, code="KWD", cause="E2"),
+    ]
+    settled = BalanceType.SETTLEMENT
+    second = [
+        _balance("invoice:D4", "C-KWD", "D4", "2.000", 8, _INVOICE, "KWD", cause="INV-4"),
+        _balance("payment:E3:rest", "C0000001", None, "-30.00", 11, note="overpayment"),
+        _balance("invoice:D5", "C0000002", "D5", "-20.00", 5, _INVOICE, cause="CR-5"),
+        _balance("payment:E1:1", "C0000001", "D1", "-19.00", 10, cause="E1"),
+        _balance("invoice:D0", "C0000002", "D0", "10.00", 5, _INVOICE, cause="INV-0"),
+        _balance("settle:D5:D0:from", "C0000002", "D5", "10.00", 12, settled, pair="settle:D5:D0"),
+        _balance("settle:D5:D0:to", "C0000002", "D0", "-10.00", 12, settled, pair="settle:D5:D0"),
+        _balance("invoice:d6", "C-JPY", "d6", "700", 5, _INVOICE, "JPY", cause="INV-6"),
+    ]
+    return first, second
+
+
+def _open(
+    document_id: str, account_id: str, amount: str, code: str, day: int, number: str | None
+) -> OpenAmount:
+    return OpenAmount(
+        document_id, account_id, juston.money(amount, code), date(2026, 1, day), number
+    )
+
+
+#: What is open in :func:`_ledger_balances`, in order.
+_OPEN = (
+    _open("D4", "C-KWD", "0.766", "KWD", 1, None),
+    _open("D1", "C0000001", "100.00", "EUR", 5, "INV-1"),
+    _open("D3", "C-JPY", "5000", "JPY", 5, "INV-3"),
+    _open("D5", "C0000002", "-10.00", "EUR", 5, "CR-5"),
+    _open("d6", "C-JPY", "700", "JPY", 5, "INV-6"),
+)
+
+
+def _entry(entry_id: str, day: int, amount: str = "119.00", **more: object) -> PaymentEntry:
+    return PaymentEntry(
+        id=entry_id,
+        amount=juston.money(amount, "EUR"),
+        booking_date=date(2026, 2, day),
+        **more,  # type: ignore[arg-type]
+    )
+
+
+def _entries() -> list[PaymentEntry]:
+    """Entries of every status, with every field set on one; ids equal but for case on
+    one day, so in code point order there."""
+    assigned = EntryStatus.ASSIGNED
+    return [
+        _entry("e-2", 3, reference="INV-1"),
+        _entry("E-10", 3, status=assigned, account_id="C0000001", document_ids=["D1", "D2"]),
+        _entry("E-2", 3, status=EntryStatus.IGNORED, reason="not ours"),
+        _entry(
+            "a",
+            5,
+            "-119.00",
+            reference="RETURN INV-1",
+            payer_name="Jana Krüger",
+            payer_iban="DE89370400440532013000",
+            method="sepa_direct_debit",
+            value_date=date(2026, 2, 6),
+            mandate_reference="M-0001",
+            end_to_end_id="E2E-1",
+            return_reason="MD06",
+            foreign_amount=juston.money("130.5", "USD"),
+            source="camt-2026-02-05.xml",
+            reason="no document with this number",
+        ),
+        _entry("z", 1, "12.5", status=assigned, account_id="C0000002", reason="by hand"),
+    ]
+
+
+def _mandate(reference: str, account_id: str = "C0000001", day: int = 5, **more: object) -> Mandate:
+    return Mandate(
+        reference=reference,
+        account_id=account_id,
+        iban="DE89370400440532013000",
+        signed_on=date(2026, 1, day),
+        **more,  # type: ignore[arg-type]
+    )
+
+
+def _plan(document_id: str, *amounts: str) -> InstallmentPlan:
+    installments = tuple(
+        Installment(due_date=date(2026, 2 + n, 1), amount=_eur(amount))
+        for n, amount in enumerate(amounts)
+    )
+    # Any: mypy cannot type a field whose converter is the generic ``tuple``.
+    return InstallmentPlan(document_id=document_id, installments=cast(Any, installments))
+
+
+def _comparable_receivables(store: Reader, documents: Sequence[Invoice]) -> list[tuple[str, str]]:
+    """The balances and open documents of *store* as one fingerprint, with the document ids
+    the store assigned replaced by the documents' positions in *documents*."""
+    ids = {d.id: f"#{n}" for n, d in enumerate(documents)}
+
+    def mapped(text: str) -> str:
+        return ":".join(ids.get(part, part) for part in text.split(":"))
+
+    def maybe(text: str | None) -> str | None:
+        return None if text is None else mapped(text)
+
+    balances = [
+        attrs.evolve(b, id=mapped(b.id), document_id=maybe(b.document_id), pair=maybe(b.pair))
+        for b in store.balances()
+    ]
+    opens = [attrs.evolve(o, document_id=mapped(o.document_id)) for o in store.open_documents()]
+    return fingerprint({"balances": balances, "open": opens})
+
+
 class _Boom(Exception):
     """Raised inside a transaction to abort it."""
 
@@ -572,6 +747,21 @@ class StoreConformance:
         store = make_store()
         copy_master_data(_master_store(), store)
         return store
+
+    @pytest.fixture
+    def ledger(self, filled: Store) -> tuple[Store, list[Balance]]:
+        """*filled* plus a JPY and a KWD account and :func:`_ledger_balances`; with those
+        balances in the order added."""
+        first, second = _ledger_balances()
+        with filled.transaction() as tx:
+            template = tx.account("C0000003")
+            for code in ("JPY", "KWD"):
+                tx.put_account(attrs.evolve(template, id=f"C-{code}", currency=code))
+            tx.add_balances(first)
+            tx.add_balances([])
+        with filled.transaction() as tx:
+            tx.add_balances(second)
+        return filled, first + second
 
     @pytest.fixture
     def billed(self, filled: Store) -> tuple[Store, list[Invoice]]:
@@ -1316,17 +1506,321 @@ class StoreConformance:
             raise _Boom
         assert list(filled.charges_of(["C9000001"])["C9000001"]) == [charge]
 
+    # --- receivables ---------------------------------------------------------------------
+
+    def test_balances_round_trip_exactly_in_the_order_added(
+        self, ledger: tuple[Store, list[Balance]]
+    ) -> None:
+        store, added = ledger
+        _assert_exact(store.balances(), added)
+
+    def test_balances_of_an_account_or_a_document(
+        self, ledger: tuple[Store, list[Balance]]
+    ) -> None:
+        store, added = ledger
+        filters: list[dict[str, str]] = [
+            {"account_id": "C0000001"},
+            {"account_id": "C-KWD"},
+            {"document_id": "D4"},
+            {"document_id": "D0"},
+            {"account_id": "C0000001", "document_id": "D1"},
+            {"account_id": "C0000002", "document_id": "D1"},
+            {"account_id": "C0000003"},
+            {"account_id": "C-404"},
+            {"document_id": "D-404"},
+        ]
+        for where in filters:
+            expected = [
+                b
+                for b in added
+                if b.account_id == where.get("account_id", b.account_id)
+                and b.document_id == where.get("document_id", b.document_id)
+            ]
+            assert store.balances(**where) == expected, where
+        assert [b.id for b in store.balances(document_id="D1")] == ["invoice:D1", "payment:E1:1"]
+
+    def test_balances_of_many_accounts(self, ledger: tuple[Store, list[Balance]]) -> None:
+        store, added = ledger
+        ids = ["C0000001", "C-KWD", "C0000003", "C-404"]
+        got = store.balances_of(ids)
+        # A key for every id asked for, also for an account without balances.
+        assert sorted(got) == sorted(ids)
+        for account_id in ids:
+            assert list(got[account_id]) == [b for b in added if b.account_id == account_id]
+        assert list(got["C0000003"]) == []
+        many = store.balances_of([f"X{n}" for n in range(1200)] + ["C-JPY"])
+        assert len(many) == 1201
+        assert [b.id for b in many["C-JPY"]] == ["invoice:D3", "invoice:d6"]
+        assert dict(store.balances_of([])) == {}
+
+    def test_known_balances(self, ledger: tuple[Store, list[Balance]]) -> None:
+        store, added = ledger
+        ids = [b.id for b in added]
+        asked = [*ids, "INVOICE:D1", "invoice:D9", *(f"x{n}" for n in range(1200))]
+        assert store.known_balances(asked) == set(ids)
+        assert store.known_balances(["invoice:D1", "invoice:D1"]) == {"invoice:D1"}
+        assert store.known_balances([]) == set()
+
+    def test_a_balance_stored_again_is_a_state_error_and_nothing_is_written(
+        self, ledger: tuple[Store, list[Balance]]
+    ) -> None:
+        store, added = ledger
+        fresh = _balance("fresh", "C0000001", "D1", "-1.00", 20)
+        again = attrs.evolve(added[1], amount=_eur("51.00"))
+        with pytest.raises(StateError, match="invoice:D2"), store.transaction() as tx:
+            tx.add_balances([fresh])
+            tx.add_balances([_balance("other", "C0000001", None, "-5.00", 20), again])
+        twice = _balance("twice", "C0000001", None, "-5.00", 20)
+        with pytest.raises(StateError, match="twice"), store.transaction() as tx:
+            tx.add_balances([fresh, twice, twice])
+        _assert_exact(store.balances(), added)
+        assert store.known_balances(["fresh", "other", "twice"]) == set()
+        with store.transaction() as tx:
+            tx.add_balances([fresh])
+        assert store.balances()[-1] == fresh
+
+    def test_open_documents_sum_the_balances_per_document(
+        self, ledger: tuple[Store, list[Balance]]
+    ) -> None:
+        store, _ = ledger
+        got = store.open_documents()
+        _assert_exact(got, list(_OPEN))
+        assert got == open_amounts(store.balances())
+
+    def test_open_documents_of_some_accounts(self, ledger: tuple[Store, list[Balance]]) -> None:
+        store, _ = ledger
+
+        def of(*account_ids: str) -> list[OpenAmount]:
+            return [o for o in _OPEN if o.account_id in account_ids]
+
+        for ids in (["C-JPY"], ["C0000001", "C-404"], ["C0000002", "C-KWD"], ["C0000003"]):
+            _assert_exact(store.open_documents(ids), of(*ids))
+        assert store.open_documents({"C-KWD", "C-JPY"}) == of("C-KWD", "C-JPY")
+        assert store.open_documents([]) == []
+        many = [f"X{n}" for n in range(1200)] + ["C-JPY", "C0000001"]
+        assert store.open_documents(many) == of("C-JPY", "C0000001")
+
+    def test_a_document_paid_later_is_no_longer_open(
+        self, ledger: tuple[Store, list[Balance]]
+    ) -> None:
+        store, _ = ledger
+        with store.transaction() as tx:
+            tx.add_balances([_balance("payment:E9:0", "C0000001", "D1", "-100.00", 20)])
+        assert [o.document_id for o in store.open_documents()] == ["D4", "D3", "D5", "d6"]
+        with store.transaction() as tx:  # a chargeback reopens it
+            reopened = _balance("back:E9", "C0000001", "D1", "0.01", 21, BalanceType.CHARGEBACK)
+            tx.add_balances([reopened])
+        assert store.open_documents(["C0000001"]) == [
+            _open("D1", "C0000001", "0.01", "EUR", 5, "INV-1")
+        ]
+
+    def test_payment_entry_missing_is_not_found(self, store: Store) -> None:
+        with pytest.raises(NotFound, match="E-404"):
+            store.payment_entry("E-404")
+
+    def test_payment_entries_round_trip_exactly_in_date_and_id_order(self, filled: Store) -> None:
+        entries = _entries()
+        with filled.transaction() as tx:
+            tx.put_payment_entries(entries[:2])
+            tx.put_payment_entries([])
+        with filled.transaction() as tx:
+            tx.put_payment_entries(entries[2:])
+        for entry in entries:
+            _assert_exact(filled.payment_entry(entry.id), entry)
+        assert [e.id for e in filled.payment_entries()] == ["z", "E-10", "E-2", "e-2", "a"]
+        _assert_exact(
+            list(filled.payment_entries()), sorted(entries, key=lambda e: (e.booking_date, e.id))
+        )
+
+    def test_payment_entries_filtered(self, filled: Store) -> None:
+        with filled.transaction() as tx:
+            tx.put_payment_entries(_entries())
+        assigned, open_ = EntryStatus.ASSIGNED, EntryStatus.OPEN
+        filters: list[tuple[dict[str, object], list[str]]] = [
+            ({"status": open_}, ["e-2", "a"]),
+            ({"status": assigned}, ["z", "E-10"]),
+            ({"status": EntryStatus.IGNORED}, ["E-2"]),
+            ({"account_id": "C0000001"}, ["E-10"]),
+            ({"status": assigned, "account_id": "C0000002"}, ["z"]),
+            ({"status": open_, "account_id": "C0000002"}, []),
+            ({"account_id": "C-404"}, []),
+        ]
+        for where, ids in filters:
+            assert [e.id for e in filled.payment_entries(**where)] == ids, where  # type: ignore[arg-type]
+
+    def test_many_payment_entries_in_order(self, filled: Store) -> None:
+        entries = [_entry(f"m{n}", 1 + n % 3, str(n)) for n in range(2500)]
+        with filled.transaction() as tx:
+            tx.put_payment_entries(entries)
+        expected = sorted(entries, key=lambda e: (e.booking_date, e.id))
+        assert list(filled.payment_entries()) == expected
+        assert list(filled.payment_entries(status=EntryStatus.OPEN)) == expected
+
+    def test_put_payment_entries_replaces_by_id(self, filled: Store) -> None:
+        first, second, *_ = _entries()
+        with filled.transaction() as tx:
+            tx.put_payment_entries([first, second])
+        done = attrs.evolve(
+            first, status=EntryStatus.ASSIGNED, account_id="C0000001", document_ids=["D1"]
+        )
+        with filled.transaction() as tx:
+            tx.put_payment_entries([done])
+            # The same id twice in one call: the last one wins.
+            tx.put_payment_entries(
+                [attrs.evolve(second, reason="first"), attrs.evolve(second, reason="last")]
+            )
+        _assert_exact(filled.payment_entry(first.id), done)
+        assert filled.payment_entry(second.id).reason == "last"
+        assert [e.id for e in filled.payment_entries()] == ["E-10", "e-2"]
+        assert list(filled.payment_entries(status=EntryStatus.OPEN)) == []
+
+    def test_an_imported_file_is_found_by_name_or_content(self, store: Store) -> None:
+        a = ImportedFile(
+            name="camt-2026-02-03.xml", digest="sha256:aa", imported_on=date(2026, 2, 3), entries=12
+        )
+        b = ImportedFile(
+            name="camt-2026-02-04.xml", digest="sha256:bb", imported_on=date(2026, 2, 4)
+        )
+        assert store.imported_file(a.name, a.digest) is None
+        with store.transaction() as tx:
+            tx.add_imported_file(a)
+        with store.transaction() as tx:
+            tx.add_imported_file(b)
+        _assert_exact(store.imported_file(a.name, "sha256:new"), a)
+        _assert_exact(store.imported_file("renamed.xml", b.digest), b)
+        # One file by name, another by content: the first imported.
+        assert store.imported_file(b.name, a.digest) == a
+        assert store.imported_file("new.xml", "sha256:new") is None
+        assert store.imported_file(a.name.upper(), a.digest.upper()) is None
+
+    def test_mandates_of_an_account_in_signature_and_reference_order(self, filled: Store) -> None:
+        mandates = [
+            _mandate("M-b", scheme="B2B", debtor_name="Donaublick GmbH"),
+            _mandate("M-0", day=7),
+            _mandate("m-a", bic=None),
+            _mandate("M-a", revoked_on=date(2026, 3, 1)),
+            _mandate("M-c", "C0000002"),
+        ]
+        with filled.transaction() as tx:
+            for mandate in mandates:
+                tx.put_mandate(mandate)
+        got = filled.mandates("C0000001")
+        assert [m.reference for m in got] == ["M-a", "M-b", "m-a", "M-0"]
+        _assert_exact(list(got), [mandates[3], mandates[0], mandates[2], mandates[1]])
+        _assert_exact(list(filled.mandates("C0000002")), [mandates[4]])
+        assert list(filled.mandates("C0000003")) == []
+        assert list(filled.mandates("C-404")) == []
+
+    def test_put_mandate_again_replaces_it(self, filled: Store) -> None:
+        with filled.transaction() as tx:
+            tx.put_mandate(_mandate("M-1"))
+            tx.put_mandate(_mandate("M-2"))
+        revoked = _mandate("M-1", revoked_on=date(2026, 2, 1))
+        with filled.transaction() as tx:
+            tx.put_mandate(revoked)
+            # Its reference is its identity: put for another account, it moves there.
+            tx.put_mandate(_mandate("M-2", "C0000002"))
+        _assert_exact(list(filled.mandates("C0000001")), [revoked])
+        assert [m.reference for m in filled.mandates("C0000002")] == ["M-2"]
+
+    def test_put_mandate_for_a_missing_account_is_not_found(self, filled: Store) -> None:
+        with pytest.raises(NotFound, match="C-404"), filled.transaction() as tx:
+            tx.put_mandate(_mandate("M-1"))
+            tx.put_mandate(_mandate("M-2", "C-404"))
+        assert list(filled.mandates("C0000001")) == []
+        assert list(filled.mandates("C-404")) == []
+
+    def test_installment_plans(self, billed: tuple[Store, list[Invoice]]) -> None:
+        store, added = billed
+        first, second, third = (d.id or "" for d in added[:3])
+        plans = [_plan(first, "60.00", "59.5"), _plan(second, "10")]
+        with store.transaction() as tx:
+            for plan in plans:
+                tx.put_installment_plan(plan)
+        got = store.installment_plans_of([first, second, third, "D-404"])
+        _assert_exact(dict(got), {first: plans[0], second: plans[1]})
+        changed = _plan(first, "30.00", "30.00", "59.50")
+        with store.transaction() as tx:
+            tx.put_installment_plan(changed)
+        _assert_exact(dict(store.installment_plans_of([first])), {first: changed})
+        assert dict(store.installment_plans_of([third])) == {}
+        assert dict(store.installment_plans_of([])) == {}
+
+    def test_put_installment_plan_for_a_missing_document_is_not_found(
+        self, billed: tuple[Store, list[Invoice]]
+    ) -> None:
+        store, added = billed
+        first = added[0].id or ""
+        with pytest.raises(NotFound, match="D-404"), store.transaction() as tx:
+            tx.put_installment_plan(_plan(first, "1.00"))
+            tx.put_installment_plan(_plan("D-404", "1.00"))
+        assert dict(store.installment_plans_of([first, "D-404"])) == {}
+
+    def test_reads_in_a_transaction_see_its_receivables(
+        self, billed: tuple[Store, list[Invoice]]
+    ) -> None:
+        store, added = billed
+        first, second = _ledger_balances()
+        entries = _entries()
+        imported = ImportedFile(name="f.xml", digest="sha256:ff", imported_on=date(2026, 2, 3))
+        plan = _plan(added[0].id or "", "1.00")
+        with store.transaction() as tx:
+            for code in ("JPY", "KWD"):
+                tx.put_account(attrs.evolve(tx.account("C0000003"), id=f"C-{code}", currency=code))
+            tx.add_balances(first)
+            assert tx.balances() == first
+            tx.add_balances(second)
+            assert tx.balances() == first + second
+            assert tx.balances(document_id="D4") == [first[4], second[0]]
+            assert list(tx.balances_of(["C-JPY"])["C-JPY"]) == [first[2], second[-1]]
+            assert tx.known_balances(["invoice:D4", "x"]) == {"invoice:D4"}
+            assert tx.open_documents() == list(_OPEN)
+            assert tx.open_documents(["C-KWD"]) == [_OPEN[0]]
+            tx.put_payment_entries(entries)
+            assert tx.payment_entry("a") == entries[3]
+            assert [e.id for e in tx.payment_entries(status=EntryStatus.OPEN)] == ["e-2", "a"]
+            tx.add_imported_file(imported)
+            assert tx.imported_file("f.xml", "") == imported
+            tx.put_mandate(_mandate("M-1"))
+            assert list(tx.mandates("C0000001")) == [_mandate("M-1")]
+            tx.put_installment_plan(plan)
+            assert dict(tx.installment_plans_of([plan.document_id])) == {plan.document_id: plan}
+        assert store.balances() == first + second
+        assert store.payment_entry("a") == entries[3]
+
+    def test_a_failed_transaction_writes_no_receivables(
+        self, billed: tuple[Store, list[Invoice]]
+    ) -> None:
+        store, added = billed
+        before = _snapshot(store)
+        with pytest.raises(_Boom), store.transaction() as tx:
+            tx.add_balances(_ledger_balances()[0])
+            tx.put_payment_entries(_entries())
+            tx.add_imported_file(
+                ImportedFile(name="f.xml", digest="sha256:ff", imported_on=date(2026, 2, 3))
+            )
+            tx.put_mandate(_mandate("M-1"))
+            tx.put_installment_plan(_plan(added[0].id or "", "1.00"))
+            raise _Boom
+        assert _snapshot(store) == before
+        assert store.known_balances(["invoice:D1"]) == set()
+        assert store.imported_file("f.xml", "sha256:ff") is None
+
     # --- billing end to end --------------------------------------------------------------
 
-    def test_a_billing_cycle_gives_the_same_documents_as_the_memory_store(
+    def test_a_billing_cycle_gives_the_same_documents_and_balances_as_the_memory_store(
         self, filled: Store
     ) -> None:
-        expected = _comparable(_billed_documents())
-        got = _comparable(billing_cycle(filled))
+        memory, documents = _billed_memory()
+        expected = _comparable(documents)
+        billed = billing_cycle(filled)
+        got = _comparable(billed)
         assert [(d.number, d.kind, d.status, d.total) for d in got] == [
             (d.number, d.kind, d.status, d.total) for d in expected
         ]
         assert fingerprint(got) == fingerprint(expected)
+        # Finalizing booked invoice balances and settlements, cancelling clearing balances.
+        assert _comparable_receivables(filled, billed) == _comparable_receivables(memory, documents)
         # Re-running any of the dates bills nothing twice.
         for day in (date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)):
             assert juston.invoice_run(filled, day).documents == ()

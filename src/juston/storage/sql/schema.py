@@ -3,7 +3,9 @@
 Each object is stored whole as exact JSON text (:mod:`juston.storage.codec`) in a
 ``body`` column; the columns beside it are copies of what queries filter, order or add
 up by. Amounts are exact: ``NUMERIC`` on PostgreSQL, decimal text on SQLite (which has
-no decimal type and would turn ``NUMERIC`` into binary floating point).
+no decimal type and would turn ``NUMERIC`` into binary floating point). Balance amounts,
+which the database adds up, are integers of the currency's minor unit
+(:func:`minor_units`), so their sums are exact on SQLite too.
 
 This module describes the newest schema; the migrations in ``migrations/versions``
 build it step by step, and a test checks that both agree.
@@ -11,7 +13,7 @@ build it step by step, and a test checks that both agree.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -32,14 +34,27 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeEngine
 
+from ...errors import ValidationError
+from ...model.receivables import Balance
+from ...rounding import minor_digits
+from .. import codec
+
 __all__ = [
     "Amount",
     "accounts",
+    "balance_row",
+    "balances",
     "charges",
     "company",
     "counters",
     "documents",
+    "from_minor_units",
+    "imported_files",
+    "installment_plans",
+    "mandates",
     "metadata",
+    "minor_units",
+    "payment_entries",
     "subscriptions",
     "usage_records",
 ]
@@ -63,6 +78,36 @@ class Amount(TypeDecorator[Decimal]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         return None if value is None else Decimal(value)
+
+
+# Whatever context the caller set: shifting the decimal point never rounds.
+_EXACT = Context(prec=60)
+_MAX_BIGINT = 2**63 - 1
+
+
+def minor_units(amount: Decimal, currency_code: str) -> int:
+    """*amount* as an integer of the currency's minor unit: ``119.00`` EUR is 11900.
+
+    >>> minor_units(Decimal("119.5"), "EUR"), minor_units(Decimal("5000"), "JPY")
+    (11950, 5000)
+    """
+    units = _EXACT.scaleb(amount, minor_digits(currency_code))
+    if units != units.to_integral_value():
+        raise ValidationError(
+            "amount", amount, f"has more decimals than the minor unit of {currency_code}"
+        )
+    if abs(units) > _MAX_BIGINT:
+        raise ValidationError("amount", amount, "is more than the SQL store holds")
+    return int(units)
+
+
+def from_minor_units(units: int | Decimal, currency_code: str) -> Decimal:
+    """The amount of *units* of the currency's minor unit, with that many decimals.
+
+    >>> from_minor_units(11950, "EUR"), from_minor_units(-1234, "KWD")
+    (Decimal('119.50'), Decimal('-1.234'))
+    """
+    return _EXACT.scaleb(Decimal(int(units)), -minor_digits(currency_code))
 
 
 # Constraint names follow one convention so that migrations can refer to them.
@@ -177,3 +222,79 @@ charges = Table(
     Column("account_id", String(200), ForeignKey("accounts.id"), nullable=False, index=True),
     Column("body", Text, nullable=False),
 )
+
+balances = Table(
+    "balances",
+    metadata,
+    # The order added, in which balances are read back.
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("id", Text, nullable=False, unique=True),
+    Column("account_id", String(200), nullable=False),
+    Column("document_id", String(40)),
+    Column("type", String(20), nullable=False),
+    # In the currency's minor unit (minor_units): sums are exact integers everywhere.
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("date", Date, nullable=False),
+    # An open document's number is the cause of its first balance.
+    Column("cause", Text),
+    Column("body", Text, nullable=False),
+    Index(None, "account_id", "seq"),
+    Index(None, "document_id", "seq"),
+)
+
+payment_entries = Table(
+    "payment_entries",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("status", String(20), nullable=False),
+    Column("account_id", String(200)),
+    Column("booking_date", Date, nullable=False),
+    Column("body", Text, nullable=False),
+    Index(None, "status", "booking_date"),
+    Index(None, "account_id", "booking_date"),
+)
+
+imported_files = Table(
+    "imported_files",
+    metadata,
+    # The order of import: of a file known by name and another by content, the first wins.
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("digest", Text, nullable=False, unique=True),
+    Column("imported_on", Date, nullable=False),
+    Column("entries", Integer, nullable=False),
+)
+
+mandates = Table(
+    "mandates",
+    metadata,
+    Column("reference", String(35), primary_key=True),
+    Column("account_id", String(200), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("signed_on", Date, nullable=False),
+    Column("body", Text, nullable=False),
+)
+
+installment_plans = Table(
+    "installment_plans",
+    metadata,
+    # Documents are keyed by their row number; a plan by the document id the store gave out.
+    Column("document_id", String(40), primary_key=True),
+    Column("body", Text, nullable=False),
+)
+
+
+def balance_row(balance: Balance) -> dict[str, Any]:
+    """The row of :data:`balances` that holds *balance* (without its ``seq``)."""
+    code = balance.amount.currency.code
+    return {
+        "id": balance.id,
+        "account_id": balance.account_id,
+        "document_id": balance.document_id,
+        "type": balance.type.value,
+        "amount": minor_units(balance.amount.amount, code),
+        "currency": code,
+        "date": balance.date,
+        "cause": balance.cause,
+        "body": codec.dumps(balance, Balance),
+    }

@@ -14,7 +14,20 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ...model.usage import Aggregation
-from .schema import accounts, charges, company, counters, documents, subscriptions, usage_records
+from .schema import (
+    accounts,
+    balances,
+    charges,
+    company,
+    counters,
+    documents,
+    imported_files,
+    installment_plans,
+    mandates,
+    payment_entries,
+    subscriptions,
+    usage_records,
+)
 
 _ids: sa.BindParameter[Any] = sa.bindparam("ids", expanding=True)
 
@@ -53,6 +66,7 @@ _document_columns = (
     documents.c.cancelled_by,
 )
 select_document = sa.select(*_document_columns).where(documents.c.seq == sa.bindparam("seq"))
+document_exists = sa.select(documents.c.seq).where(documents.c.seq == sa.bindparam("seq"))
 insert_documents = sa.insert(documents).returning(documents.c.seq, sort_by_parameter_order=True)
 update_document = sa.update(documents).where(documents.c.seq == sa.bindparam("_seq"))
 delete_document = sa.delete(documents).where(documents.c.seq == sa.bindparam("_seq"))
@@ -75,9 +89,13 @@ def select_documents(filters: frozenset[str], lock: bool) -> Any:
         .order_by(documents.c.seq)
         .limit(sa.bindparam("limit"))
     )
-    for column in sorted(filters):
-        query = query.where(documents.c[column] == sa.bindparam(column))
+    query = query.where(*_equal(documents, filters))
     return query.with_for_update() if lock else query
+
+
+def _equal(table: sa.Table, columns: frozenset[str]) -> list[Any]:
+    """Each of *columns* equal to the parameter of its name."""
+    return [table.c[column] == sa.bindparam(column) for column in sorted(columns)]
 
 
 select_known_usage = sa.select(usage_records.c.id).where(usage_records.c.id.in_(_ids))
@@ -277,11 +295,102 @@ def insert_counter(dialect: str) -> Any:
     return _insert(dialect, counters).on_conflict_do_nothing()
 
 
+#: The tables whose rows are put whole: added, or replaced by their key.
+_PUT = (company, accounts, subscriptions, charges, payment_entries, mandates, installment_plans)
+
+
 @functools.cache
 def upsert(dialect: str, table_name: str) -> Any:
     """Insert a row or, if its key exists, overwrite its other columns."""
-    table = {t.name: t for t in (company, accounts, subscriptions, charges)}[table_name]
+    table = {t.name: t for t in _PUT}[table_name]
     statement = _insert(dialect, table)
     keys = [c.name for c in table.primary_key.columns]
     values = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
     return statement.on_conflict_do_update(index_elements=keys, set_=values)
+
+
+# --- receivables -------------------------------------------------------------------------
+
+
+@functools.cache
+def select_balances(filters: frozenset[str]) -> Any:
+    """Balances whose *filters* columns equal their parameters, in the order added."""
+    return sa.select(balances.c.body).where(*_equal(balances, filters)).order_by(balances.c.seq)
+
+
+select_balances_of = (
+    sa.select(balances.c.account_id, balances.c.body)
+    .where(balances.c.account_id.in_(_ids))
+    .order_by(balances.c.seq)
+)
+select_known_balances = sa.select(balances.c.id).where(balances.c.id.in_(_ids))
+insert_balances = sa.insert(balances)
+
+
+@functools.cache
+def open_documents(of_accounts: bool) -> Any:
+    """Per document (of the accounts ``ids`` if *of_accounts*) whose balances do not sum
+    to zero: its id, the sum, and its first balance's account, currency, date, type and
+    cause."""
+    b = balances.c
+    sums = (
+        sa.select(
+            b.document_id,
+            sa.func.sum(b.amount).label("open"),
+            sa.func.min(b.seq).label("first"),
+        )
+        .where(b.document_id.is_not(None), *([b.account_id.in_(_ids)] if of_accounts else []))
+        .group_by(b.document_id)
+        .having(sa.func.sum(b.amount) != 0)
+        .subquery("sums")
+    )
+    return sa.select(
+        sums.c.document_id, b.account_id, sums.c.open, b.currency, b.date, b.type, b.cause
+    ).join_from(sums, balances, b.seq == sums.c.first)
+
+
+select_entry = sa.select(payment_entries.c.body).where(payment_entries.c.id == sa.bindparam("id"))
+
+
+@functools.cache
+def select_entries(filters: frozenset[str], dialect: str) -> Any:
+    """A page of payment entries after (``after_date``, ``after_id``) in (booking date,
+    id) order whose *filters* columns equal their parameters."""
+    e = payment_entries.c
+    # Ids in code point order, as Python orders text (PostgreSQL's "C" collation).
+    entry_id = e.id.collate("C") if dialect == "postgresql" else e.id
+    after = sa.bindparam("after_date", type_=sa.Date)
+    return (
+        sa.select(e.body)
+        .where(
+            sa.or_(
+                e.booking_date > after,
+                sa.and_(e.booking_date == after, entry_id > sa.bindparam("after_id")),
+            ),
+            *_equal(payment_entries, filters),
+        )
+        .order_by(e.booking_date, entry_id)
+        .limit(sa.bindparam("limit"))
+    )
+
+
+@functools.cache
+def insert_imported_file(dialect: str) -> Any:
+    """Record a file unless its name or digest is recorded already; returns its name if
+    it recorded it."""
+    statement = _insert(dialect, imported_files).on_conflict_do_nothing()
+    return statement.returning(imported_files.c.name)
+
+
+_file = imported_files.c
+select_imported_file = (
+    sa.select(_file.name, _file.digest, _file.imported_on, _file.entries)
+    .where(sa.or_(_file.name == sa.bindparam("name"), _file.digest == sa.bindparam("digest")))
+    .order_by(_file.seq)
+    .limit(1)
+)
+
+select_mandates = sa.select(mandates.c.body).where(mandates.c.account_id == sa.bindparam("id"))
+select_plans = sa.select(installment_plans.c.document_id, installment_plans.c.body).where(
+    installment_plans.c.document_id.in_(_ids)
+)

@@ -9,7 +9,8 @@ processes finalizing at once draw gapless, unique numbers.
 
 Usage records are stored by the million and totalled where they are: ``usage_totals``
 groups and adds them up in the database (quantities are integers of 10⁻⁶ units there, so
-sums are exact on SQLite too), and only the totals come back.
+sums are exact on SQLite too), and only the totals come back. Open amounts of documents
+are summed there too, from balances in minor units.
 
     >>> store = SqlStore.open("sqlite://")  # an in-memory database
     >>> with store.transaction() as tx:
@@ -20,22 +21,34 @@ sums are exact on SQLite too), and only the totals come back.
 from __future__ import annotations
 
 import decimal
+import enum
 from collections import Counter
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import attrs
 import orjson
 import sqlalchemy as sa
+from moneyed import Money
 from sqlalchemy.engine import Connection, Engine
 
-from ...errors import NotFound, StorageError, ValidationError
+from ...errors import NotFound, StateError, StorageError, ValidationError
 from ...model.billables import Billable
 from ...model.documents import Invoice, Term
+from ...model.mandates import Mandate
 from ...model.parties import Account, Company
+from ...model.receivables import (
+    Balance,
+    BalanceType,
+    EntryStatus,
+    ImportedFile,
+    InstallmentPlan,
+    OpenAmount,
+    PaymentEntry,
+)
 from ...model.status import DocumentStatus
 from ...model.subscriptions import Subscription
 from ...model.usage import (
@@ -46,11 +59,13 @@ from ...model.usage import (
     UsageTotal,
     canonical_quantity,
 )
+from ...money import currency
 from ...usage.aggregate import order
 from .. import codec
 from ..base import DirectWrites
 from . import statements as sql
 from .migrate import upgrade
+from .schema import balance_row, from_minor_units
 
 __all__ = ["SqlStore"]
 
@@ -60,6 +75,8 @@ PAGE = 1000
 _TERMS = tuple[Term, ...]
 
 _T = TypeVar("_T")
+_K = TypeVar("_K")
+_P = ParamSpec("_P")
 
 #: Usage rows per insert statement.
 USAGE_BATCH = 10_000
@@ -208,25 +225,25 @@ class _Reads:
     def count_accounts(self) -> int:
         return self.conn.scalar(sql.count_accounts) or 0
 
+    def _rows_in(self, statement: Any, ids: Collection[str]) -> Iterator[Any]:
+        """The rows of *statement* for the distinct *ids* (its parameter ``ids``)."""
+        for chunk in _chunks(sorted(set(ids))):
+            yield from self.conn.execute(statement, {"ids": chunk})
+
     def subscriptions_of(self, account_ids: Collection[str]) -> dict[str, list[Subscription]]:
         result: dict[str, list[Subscription]] = {i: [] for i in account_ids}
-        for chunk in _chunks(sorted(result)):
-            for account_id, body in self.conn.execute(sql.select_subscriptions, {"ids": chunk}):
-                result[account_id].append(codec.loads(body, Subscription))
+        for account_id, body in self._rows_in(sql.select_subscriptions, result):
+            result[account_id].append(codec.loads(body, Subscription))
         return result
 
     def billed_terms_of(self, account_ids: Collection[str]) -> dict[str, list[Term]]:
         result: dict[str, list[Term]] = {i: [] for i in account_ids}
-        for chunk in _chunks(sorted(result)):
-            for account_id, terms in self.conn.execute(sql.select_terms, {"ids": chunk}):
-                result[account_id].extend(codec.loads(terms, _TERMS))
+        for account_id, terms in self._rows_in(sql.select_terms, result):
+            result[account_id].extend(codec.loads(terms, _TERMS))
         return result
 
     def known_usage(self, ids: Collection[str]) -> set[str]:
-        found: set[str] = set()
-        for chunk in _chunks(sorted(set(ids))):
-            found.update(self.conn.scalars(sql.select_known_usage, {"ids": chunk}))
-        return found
+        return {record_id for (record_id,) in self._rows_in(sql.select_known_usage, ids)}
 
     def usage_totals(self, queries: Collection[UsageQuery]) -> list[UsageTotal]:
         # One query per aggregation (and property), each over the items that ask for it; an
@@ -253,11 +270,8 @@ class _Reads:
 
     def charges_of(self, account_ids: Collection[str]) -> dict[str, list[Billable]]:
         found: dict[str, list[tuple[str, str, str]]] = {i: [] for i in account_ids}
-        for chunk in _chunks(sorted(found)):
-            for account_id, source, key, body in self.conn.execute(
-                sql.select_charges, {"ids": chunk}
-            ):
-                found[account_id].append((source, key, body))
+        for account_id, source, key, body in self._rows_in(sql.select_charges, found):
+            found[account_id].append((source, key, body))
         # Sorted here, in code point order as Python sorts, whatever the database collation.
         return {
             account_id: [codec.loads(body, Billable) for _, _, body in sorted(rows)]
@@ -277,6 +291,62 @@ class _Reads:
         query = sql.select_documents(frozenset(filters), self.lock)
         params = {"after": after, "limit": limit, **filters}
         return [self._load(row) for row in self.conn.execute(query, params)]
+
+    # --- receivables
+
+    def balances(self, filters: dict[str, str]) -> list[Balance]:
+        bodies = self.conn.scalars(sql.select_balances(frozenset(filters)), filters)
+        return [codec.loads(body, Balance) for body in bodies]
+
+    def balances_of(self, account_ids: Collection[str]) -> dict[str, list[Balance]]:
+        result: dict[str, list[Balance]] = {i: [] for i in account_ids}
+        for account_id, body in self._rows_in(sql.select_balances_of, result):
+            result[account_id].append(codec.loads(body, Balance))
+        return result
+
+    def known_balances(self, ids: Collection[str]) -> set[str]:
+        return {balance_id for (balance_id,) in self._rows_in(sql.select_known_balances, ids)}
+
+    def open_documents(self, account_ids: Collection[str] | None) -> list[OpenAmount]:
+        if account_ids is None:
+            rows: Iterator[Any] = iter(self.conn.execute(sql.open_documents(False)))
+        else:
+            rows = self._rows_in(sql.open_documents(True), account_ids)
+        found = [_open_amount(row) for row in rows]
+        # Sorted here, in code point order as Python sorts, whatever the database collation.
+        found.sort(key=lambda o: (o.since, o.document_id))
+        return found
+
+    def payment_entry(self, entry_id: str) -> PaymentEntry:
+        body = self.conn.scalar(sql.select_entry, {"id": entry_id})
+        if body is None:
+            raise NotFound(f"payment entry: {entry_id!r} does not exist")
+        return codec.loads(body, PaymentEntry)
+
+    def entries_page(
+        self, after: tuple[date, str], limit: int, filters: dict[str, str]
+    ) -> list[PaymentEntry]:
+        """Up to *limit* payment entries after (booking date, id) *after* whose columns
+        equal *filters*."""
+        query = sql.select_entries(frozenset(filters), self.conn.dialect.name)
+        params = {"after_date": after[0], "after_id": after[1], "limit": limit, **filters}
+        return [codec.loads(body, PaymentEntry) for body in self.conn.scalars(query, params)]
+
+    def imported_file(self, name: str, digest: str) -> ImportedFile | None:
+        found = self.conn.execute(sql.select_imported_file, {"name": name, "digest": digest})
+        row = found.first()
+        return None if row is None else ImportedFile(**row._mapping)
+
+    def mandates(self, account_id: str) -> list[Mandate]:
+        bodies = self.conn.scalars(sql.select_mandates, {"id": account_id})
+        found = [codec.loads(body, Mandate) for body in bodies]
+        return sorted(found, key=lambda m: (m.signed_on, m.reference))
+
+    def installment_plans_of(self, document_ids: Collection[str]) -> dict[str, InstallmentPlan]:
+        return {
+            document_id: codec.loads(body, InstallmentPlan)
+            for document_id, body in self._rows_in(sql.select_plans, document_ids)
+        }
 
 
 def _chunks(values: Sequence[_T], size: int = 500) -> Iterator[Sequence[_T]]:
@@ -372,19 +442,35 @@ def _usage_row(row: StoredUsage, iso: dict[date, str]) -> tuple[Any, ...]:
     )
 
 
-def _filters(
-    account_id: str | None,
-    status: DocumentStatus | None,
-    run_id: str | None,
-    number: str | None,
-) -> dict[str, str]:
-    given = {
-        "account_id": account_id,
-        "status": None if status is None else status.value,
-        "run_id": run_id,
-        "number": number,
+def _filters(**given: str | enum.Enum | None) -> dict[str, str]:
+    """The columns given a value (an enum's stored as its value) and their values."""
+    return {
+        column: value.value if isinstance(value, enum.Enum) else value
+        for column, value in given.items()
+        if value is not None
     }
-    return {column: value for column, value in given.items() if value is not None}
+
+
+def _open_amount(row: Sequence[Any]) -> OpenAmount:
+    """A row of ``statements.open_documents`` as an open amount."""
+    document_id, account_id, units, code, since, kind, cause = row
+    amount = Money(from_minor_units(units, code), currency(code))
+    number = cause if kind == BalanceType.INVOICE.value else None
+    return OpenAmount(document_id, account_id, amount, since, number)
+
+
+def _entry_row(entry: PaymentEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "status": entry.status.value,
+        "account_id": entry.account_id,
+        "booking_date": entry.booking_date,
+        "body": codec.dumps(entry, PaymentEntry),
+    }
+
+
+def _stored_already(balance_id: str) -> StateError:
+    return StateError(f"balance {balance_id}: is stored already; balances never change")
 
 
 class _StoreReads:
@@ -393,31 +479,41 @@ class _StoreReads:
     def _reads(self) -> AbstractContextManager[_Reads]:
         raise NotImplementedError
 
-    def company(self) -> Company:
+    def _read(
+        self, method: Callable[Concatenate[_Reads, _P], _T], *args: _P.args, **kwargs: _P.kwargs
+    ) -> _T:
         with self._reads() as r:
-            return r.company()
+            return method(r, *args, **kwargs)
 
-    def account(self, account_id: str) -> Account:
-        with self._reads() as r:
-            return r.account(account_id)
-
-    def accounts(self, ids: Collection[str] | None = None) -> Iterator[Account]:
-        if ids is not None:
-            with self._reads() as r:
-                yield from r.accounts_by_id(ids)
-            return
-        after = ""  # account ids are never empty
+    def _paged(
+        self, page_after: Callable[[_Reads, _K], list[_T]], key: Callable[[_T], _K], first: _K
+    ) -> Iterator[_T]:
+        """Everything, page by page, each page its own short read, so no cursor stays open
+        between pages; a page continues after the *key* of the last one (*first*: before
+        everything)."""
+        after = first
         while True:
-            with self._reads() as r:
-                page = r.accounts_page(after, PAGE)
+            page = self._read(page_after, after)
             if not page:
                 return
             yield from page
-            after = page[-1].id
+            after = key(page[-1])
+
+    def company(self) -> Company:
+        return self._read(_Reads.company)
+
+    def account(self, account_id: str) -> Account:
+        return self._read(_Reads.account, account_id)
+
+    def accounts(self, ids: Collection[str] | None = None) -> Iterator[Account]:
+        if ids is not None:
+            yield from self._read(_Reads.accounts_by_id, ids)
+            return
+        # Account ids are never empty.
+        yield from self._paged(lambda r, after: r.accounts_page(after, PAGE), _account_id, "")
 
     def count_accounts(self) -> int:
-        with self._reads() as r:
-            return r.count_accounts()
+        return self._read(_Reads.count_accounts)
 
     def subscriptions(self, account_id: str) -> Sequence[Subscription]:
         return self.subscriptions_of([account_id])[account_id]
@@ -425,31 +521,25 @@ class _StoreReads:
     def subscriptions_of(
         self, account_ids: Collection[str]
     ) -> Mapping[str, Sequence[Subscription]]:
-        with self._reads() as r:
-            return r.subscriptions_of(account_ids)
+        return self._read(_Reads.subscriptions_of, account_ids)
 
     def billed_terms(self, account_id: str) -> Sequence[Term]:
         return self.billed_terms_of([account_id])[account_id]
 
     def billed_terms_of(self, account_ids: Collection[str]) -> Mapping[str, Sequence[Term]]:
-        with self._reads() as r:
-            return r.billed_terms_of(account_ids)
+        return self._read(_Reads.billed_terms_of, account_ids)
 
     def known_usage(self, ids: Collection[str]) -> set[str]:
-        with self._reads() as r:
-            return r.known_usage(ids)
+        return self._read(_Reads.known_usage, ids)
 
     def usage_totals(self, queries: Collection[UsageQuery]) -> list[UsageTotal]:
-        with self._reads() as r:
-            return r.usage_totals(queries)
+        return self._read(_Reads.usage_totals, queries)
 
     def charges_of(self, account_ids: Collection[str]) -> Mapping[str, Sequence[Billable]]:
-        with self._reads() as r:
-            return r.charges_of(account_ids)
+        return self._read(_Reads.charges_of, account_ids)
 
     def document(self, document_id: str) -> Invoice:
-        with self._reads() as r:
-            return r.document(document_id)
+        return self._read(_Reads.document, document_id)
 
     def documents(
         self,
@@ -459,16 +549,57 @@ class _StoreReads:
         run_id: str | None = None,
         number: str | None = None,
     ) -> Iterator[Invoice]:
-        # Page by page, each its own short read, so no cursor stays open between pages.
-        filters = _filters(account_id, status, run_id, number)
-        after = 0
-        while True:
-            with self._reads() as r:
-                page = r.documents_page(after, PAGE, filters)
-            if not page:
-                return
-            yield from page
-            after = _seq(page[-1].id or "") or 0
+        filters = _filters(account_id=account_id, status=status, run_id=run_id, number=number)
+        return self._paged(
+            lambda r, after: r.documents_page(after, PAGE, filters), _document_seq, 0
+        )
+
+    def balances(
+        self, *, account_id: str | None = None, document_id: str | None = None
+    ) -> list[Balance]:
+        return self._read(_Reads.balances, _filters(account_id=account_id, document_id=document_id))
+
+    def balances_of(self, account_ids: Collection[str]) -> Mapping[str, Sequence[Balance]]:
+        return self._read(_Reads.balances_of, account_ids)
+
+    def known_balances(self, ids: Collection[str]) -> set[str]:
+        return self._read(_Reads.known_balances, ids)
+
+    def open_documents(self, account_ids: Collection[str] | None = None) -> list[OpenAmount]:
+        return self._read(_Reads.open_documents, account_ids)
+
+    def payment_entry(self, entry_id: str) -> PaymentEntry:
+        return self._read(_Reads.payment_entry, entry_id)
+
+    def payment_entries(
+        self, *, status: EntryStatus | None = None, account_id: str | None = None
+    ) -> Iterator[PaymentEntry]:
+        filters = _filters(status=status, account_id=account_id)
+        # Entry ids are never empty.
+        return self._paged(
+            lambda r, after: r.entries_page(after, PAGE, filters), _entry_key, (date.min, "")
+        )
+
+    def imported_file(self, name: str, digest: str) -> ImportedFile | None:
+        return self._read(_Reads.imported_file, name, digest)
+
+    def mandates(self, account_id: str) -> Sequence[Mandate]:
+        return self._read(_Reads.mandates, account_id)
+
+    def installment_plans_of(self, document_ids: Collection[str]) -> Mapping[str, InstallmentPlan]:
+        return self._read(_Reads.installment_plans_of, document_ids)
+
+
+def _account_id(account: Account) -> str:
+    return account.id
+
+
+def _document_seq(document: Invoice) -> int:
+    return _seq(document.id or "") or 0
+
+
+def _entry_key(entry: PaymentEntry) -> tuple[date, str]:
+    return (entry.booking_date, entry.id)
 
 
 class SqlStore(DirectWrites, _StoreReads):
@@ -541,8 +672,8 @@ class _SqlTransaction(_StoreReads):
     def _reads(self) -> Iterator[_Reads]:
         yield self.r
 
-    def _upsert(self, table: str, row: dict[str, Any]) -> None:
-        self.conn.execute(sql.upsert(self.dialect, table), row)
+    def _upsert(self, table: str, rows: dict[str, Any] | list[dict[str, Any]]) -> None:
+        self.conn.execute(sql.upsert(self.dialect, table), rows)
 
     def put_company(self, company: Company) -> None:
         body = codec.dumps(company, Company)
@@ -666,6 +797,50 @@ class _SqlTransaction(_StoreReads):
         params = {"_source": source, "_key": key}
         if self.conn.execute(sql.delete_charge, params).rowcount != 1:
             raise NotFound(f"charge: no charge {source}/{key}")
+
+    def add_balances(self, balances: Sequence[Balance]) -> None:
+        rows: dict[str, dict[str, Any]] = {}
+        for balance in balances:
+            if balance.id in rows:
+                raise _stored_already(balance.id)
+            rows[balance.id] = balance_row(balance)
+        # Checked before writing, so a refused call adds nothing even if the caller goes on;
+        # the same id added by a concurrent transaction meanwhile trips the unique index.
+        known = self.r.known_balances(rows)
+        if known:
+            raise _stored_already(next(i for i in rows if i in known))
+        if rows:
+            self.conn.execute(sql.insert_balances, list(rows.values()))
+
+    def put_payment_entries(self, entries: Sequence[PaymentEntry]) -> None:
+        rows = {entry.id: _entry_row(entry) for entry in entries}  # the last of equal ids wins
+        if rows:
+            self._upsert("payment_entries", list(rows.values()))
+
+    def add_imported_file(self, imported: ImportedFile) -> None:
+        statement = sql.insert_imported_file(self.dialect)
+        if self.conn.scalar(statement, attrs.asdict(imported)) is None:
+            raise StateError(
+                f"imported file {imported.name}: a file of this name or content "
+                "was imported already"
+            )
+
+    def put_mandate(self, mandate: Mandate) -> None:
+        self._account_must_exist(mandate.account_id)
+        row = {
+            "reference": mandate.reference,
+            "account_id": mandate.account_id,
+            "signed_on": mandate.signed_on,
+            "body": codec.dumps(mandate, Mandate),
+        }
+        self._upsert("mandates", row)
+
+    def put_installment_plan(self, plan: InstallmentPlan) -> None:
+        seq = _seq(plan.document_id)
+        if seq is None or self.conn.scalar(sql.document_exists, {"seq": seq}) is None:
+            raise NotFound(f"document: {plan.document_id!r} does not exist")
+        body = codec.dumps(plan, InstallmentPlan)
+        self._upsert("installment_plans", {"document_id": plan.document_id, "body": body})
 
 
 @contextmanager
