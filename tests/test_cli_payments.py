@@ -177,4 +177,5 @@ def test_the_payments_commands_on_a_real_sqlite_database(
     again = invoke("payments", "import", STATEMENT, "--db", db, "--date", "2026-02-22")
     assert_one_line_error(again, contains="was imported on 2026-02-21")
     listed = as_json(invoke("payments", "list", "--db", db, "--json"))
-    assert len(listed) == 6
+    # The demo's customers paid by bank transfer too; the file's six come on top.
+    assert len([e for e in listed if not e["id"].startswith("bank/")]) == 6

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
+from decimal import Decimal
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any
@@ -34,8 +35,9 @@ from ..model.status import DocumentKind, DocumentStatus
 from ..plugins import Plugins
 from ..receivables.ledger import PaymentState
 from ..receivables.movements import document_states
+from ..receivables.payments import Registered, register_payments
 from ..storage.base import Reader, Store
-from ..testing.sample import populate, sample_changes
+from ..testing.sample import populate, sample_changes, sample_payments
 from ..usage.ingest import IngestResult, ingest_usage, read_usage_csv
 from .json_shapes import account_json, document_json, document_summary_json, subscription_json
 from .render import (
@@ -45,6 +47,7 @@ from .render import (
     echo_json,
     fixed_column,
     output_console,
+    plain,
     progress_bar,
     render_document,
     show,
@@ -215,15 +218,20 @@ def demo(db: Path, accounts: int, months: int, start: date, seed: int, as_json: 
     results: list[tuple[RunResult, list[Invoice]]] = []
     changes: list[str] = []
     changed_on: date | None = None
+    paid = Registered(0, 0, (), ())
     with progress_bar(accounts * months, "Billing") as progress:
         for month in range(months):
             billing_date = start + relativedelta(months=month)
             result = invoice_run(store, billing_date, progress=progress)
-            results.append((result, finalize(store, result.documents)))
+            finals = finalize(store, result.documents)
+            results.append((result, finals))
+            # Customers pay what the run asked for (some late, some more, some never).
+            paid = paid + register_payments(store, sample_payments(finals, seed=seed))
             if month == 1 and months > 2:
                 changed_on = billing_date + relativedelta(days=14)
                 changes = sample_changes(store, changed_on, cancel_every=10, change_every=6)
     subscriptions = sum(len(store.subscriptions(a.id)) for a in store.accounts())
+    receivables = _receivables(store, start + relativedelta(months=months), paid)
     if as_json:
         echo_json(
             {
@@ -236,6 +244,7 @@ def demo(db: Path, accounts: int, months: int, start: date, seed: int, as_json: 
                     "what": changes,
                 },
                 "runs": [_run_json(result, docs, finalized=True) for result, docs in results],
+                "receivables": receivables,
             }
         )
         return
@@ -257,6 +266,7 @@ def demo(db: Path, accounts: int, months: int, start: date, seed: int, as_json: 
     failures = [f for result, _ in results for f in result.failures]
     if failures:
         show(console, _failures_table(failures))
+    _print_receivables(console, receivables)
     documents = [d for _, docs in results for d in docs]
     examples = _examples(documents)
     if examples:
@@ -272,9 +282,42 @@ def demo(db: Path, accounts: int, months: int, start: date, seed: int, as_json: 
         f"juston invoices show {first} --db {db}",
         f"juston accounts show C0000001 --db {db}",
         f"juston render --db {db} --invoice {first} --format html",
+        f"juston payments list --db {db} --status open",
+        f"juston statement --db {db} --account C0000001 --from {start} "
+        f"--to {start + relativedelta(months=months, days=-1)} -o statement.pdf",
         f"juston run --db {db} --date {start + relativedelta(months=months)} --finalize",
     ):
         console.print(f"  {command}")
+
+
+def _receivables(store: Store, as_of: date, paid: Registered) -> dict[str, Any]:
+    """What the demo's customers still owe on *as_of*, for the summary."""
+    opens = [o for o in store.open_documents() if o.amount.amount > 0]
+    overdue = sum(1 for o in opens if store.document(o.document_id).due_date < as_of)
+    owed: dict[str, Decimal] = {}
+    for item in opens:
+        code = item.amount.currency.code
+        owed[code] = owed.get(code, Decimal(0)) + item.amount.amount
+    return {
+        "as_of": as_of.isoformat(),
+        "payments": paid.new,
+        "assigned": len(paid.assigned),
+        "waiting": len(paid.queued),
+        "open_documents": len(opens),
+        "overdue_documents": overdue,
+        "open": {code: plain(amount) for code, amount in sorted(owed.items())},
+    }
+
+
+def _print_receivables(console: Console, receivables: dict[str, Any]) -> None:
+    owed = ", ".join(f"{code} {Decimal(a):,}" for code, a in receivables["open"].items())
+    console.print(
+        f"Customers paid by bank transfer: {receivables['payments']} payments, "
+        f"{receivables['assigned']} matched to invoices or accounts, "
+        f"{receivables['waiting']} waiting. On {receivables['as_of']}, "
+        f"{receivables['open_documents']} documents are open "
+        f"({receivables['overdue_documents']} overdue): {owed or 'nothing'}."
+    )
 
 
 def _print_sample(console: Console, store: Store, subscriptions: int) -> None:

@@ -54,6 +54,15 @@ class Registered:
     assigned: tuple[PaymentEntry, ...]
     queued: tuple[PaymentEntry, ...]
 
+    def __add__(self, other: Registered) -> Registered:
+        """Both batches' counts and entries together."""
+        return Registered(
+            self.new + other.new,
+            self.duplicate + other.duplicate,
+            self.assigned + other.assigned,
+            self.queued + other.queued,
+        )
+
     def __str__(self) -> str:
         return (
             f"{self.new} new ({len(self.assigned)} assigned, {len(self.queued)} waiting), "

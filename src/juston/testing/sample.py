@@ -21,15 +21,18 @@ from __future__ import annotations
 
 import random
 import unicodedata
-from collections.abc import Iterator
-from datetime import date
+from collections.abc import Iterable, Iterator
+from datetime import date, timedelta
 from decimal import Decimal
 
 import attrs
 from dateutil.relativedelta import relativedelta
+from moneyed import Money
 
 from ..model.catalog import Product
+from ..model.documents import Invoice
 from ..model.parties import Account, Address, BankAccount, Company, Contact
+from ..model.receivables import PaymentEntry
 from ..model.subscriptions import Item, Subscription
 from ..money import money
 from ..periods import Alignment, BillingPeriod, Unit
@@ -49,7 +52,14 @@ from ..pricing.proration import BillingType, Practice
 from ..storage.base import Store
 from ..storage.memory import MemoryStore
 
-__all__ = ["populate", "sample_accounts", "sample_changes", "sample_company", "sample_store"]
+__all__ = [
+    "populate",
+    "sample_accounts",
+    "sample_changes",
+    "sample_company",
+    "sample_payments",
+    "sample_store",
+]
 
 _CITIES = [
     ("DE", "Berlin", "10115", "Unter den Linden"),
@@ -507,3 +517,52 @@ def sample_changes(
                             )
                     tx.put_subscription(updated)
     return changed
+
+
+def sample_payments(documents: Iterable[Invoice], *, seed: int = 7) -> list[PaymentEntry]:
+    """How customers pay *documents*, as a bank statement would say: most pay the total
+    ten days after the invoice date naming its number, some forty-five days late, some
+    round up to the next ten (the rest stays on the account), some name only their
+    account, a few name nothing and deduct a fee (they wait in the queue), and some never
+    pay. Credits and zero totals get no payment. Deterministic for
+    a *seed*.
+
+        >>> from datetime import date
+        >>> import juston
+        >>> store = sample_store(accounts=2)
+        >>> docs = juston.finalize(store, juston.invoice_run(store, date(2026, 1, 1)).documents)
+        >>> [(e.booking_date.isoformat(), e.reference) for e in sample_payments(docs)]
+        [('2026-01-11', 'Invoice INV-2026-00001'), ('2026-01-11', 'Thank you')]
+    """
+    entries = []
+    for document in documents:
+        if document.total.amount <= 0 or document.number is None:
+            continue
+        rng = random.Random(f"{seed}/{document.number}")
+        habit = rng.random()
+        if habit < 0.08:
+            continue  # never pays
+        amount, reference, days = document.total, f"Invoice {document.number}", 10
+        payer: str | None = document.buyer.name
+        if habit < 0.16:
+            days = 45
+        elif habit < 0.22:
+            rounded = -(-document.total.amount // 10) * 10
+            amount = Money(rounded, document.currency)
+        elif habit < 0.28:
+            reference = f"Customer {document.account_id}"
+        elif habit < 0.31:
+            # Paid from a private account with no number and a bank fee deducted: nothing
+            # can match it.
+            reference, payer = "Thank you", None
+            amount = document.total - Money("1.50", document.currency)
+        entries.append(
+            PaymentEntry(
+                id=f"bank/{document.number}",
+                amount=amount,
+                booking_date=document.invoice_date + timedelta(days=days),
+                reference=reference,
+                payer_name=payer,
+            )
+        )
+    return entries
