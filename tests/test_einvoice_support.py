@@ -137,6 +137,39 @@ def by_category() -> dict[str, Invoice]:
     }
 
 
+#: The seller collecting by SEPA direct debit: :data:`SELLER` with a creditor identifier.
+SEPA_SELLER = attrs.evolve(SELLER, creditor_id="DE98ZZZ09999999999")
+
+
+def direct_debit_invoice() -> Invoice:
+    """The worked example of :func:`two_rates` (total 363.89, due 15 January 2026), billed
+    to a German consumer paying by SEPA direct debit under mandate ``M-0001`` (IBAN
+    DE89 3704 0044 0532 0130 00, signed 1 December 2025): finalizing gives it its
+    :class:`juston.DirectDebit`."""
+    buyer = account("DE", payment_method="sepa_direct_debit")
+    store = MemoryStore()
+    store.put_company(SEPA_SELLER)
+    store.put_account(buyer)
+    with store.transaction() as tx:
+        tx.put_mandate(
+            juston.Mandate(
+                reference="M-0001",
+                account_id=buyer.id,
+                iban="DE89 3704 0044 0532 0130 00",
+                signed_on=date(2025, 12, 1),
+            )
+        )
+    items = [
+        item(SUPPORT, "100.00", 3, discount=Discount(percent=D(10))),
+        item(EBOOK, "19.90", 2),
+    ]
+    store.put_subscription(Subscription(number="S-1", account_id=buyer.id, start=DAY, items=items))
+    (draft,) = juston.invoice_run(store, DAY).documents
+    (document,) = juston.finalize(store, [draft])
+    assert document.direct_debit is not None
+    return document
+
+
 def draft_line(description: str, quantity: str, price: str, category="S", rate="19", **kw):
     net = kw.pop("net", None)
     discount = D(kw.pop("discount", "0.00"))

@@ -34,6 +34,7 @@ from test_einvoice_support import (
     by_category,
     c14n,
     credit,
+    direct_debit_invoice,
     invoice,
     item,
     two_rates,
@@ -150,8 +151,10 @@ ORDER: dict[str, list[str]] = {
     "InvoicePeriod": ["StartDate", "EndDate"],
     "BillingReference": ["InvoiceDocumentReference"],
     "InvoiceDocumentReference": ["ID", "IssueDate"],
-    "PaymentMeans": ["PaymentMeansCode", "PaymentID", "PayeeFinancialAccount"],
+    "PaymentMeans": ["PaymentMeansCode", "PaymentID", "PayeeFinancialAccount", "PaymentMandate"],
     "PayeeFinancialAccount": ["ID", "Name", "FinancialInstitutionBranch"],
+    "PaymentMandate": ["ID", "PayerFinancialAccount"],
+    "PayerFinancialAccount": ["ID"],
     "FinancialInstitutionBranch": ["ID"],
     "PaymentTerms": ["Note"],
     "TaxTotal": ["TaxAmount", "TaxSubtotal"],
@@ -186,6 +189,7 @@ TYPE_OF = {
     "InvoicePeriod": "PeriodType",
     "InvoiceDocumentReference": "DocumentReferenceType",
     "PayeeFinancialAccount": "FinancialAccountType",
+    "PayerFinancialAccount": "FinancialAccountType",
     "FinancialInstitutionBranch": "BranchType",
     "TaxSubtotal": "TaxSubtotalType",
     "TaxCategory": "TaxCategoryType",
@@ -205,6 +209,7 @@ def documents() -> dict[str, juston.Invoice]:
     docs["cancellation-K"] = invoice(
         account("FR", business=True), [item(MACHINE, "1200.00", 1)], cancel=True
     )
+    docs["direct-debit"] = direct_debit_invoice()
     return docs
 
 
@@ -245,7 +250,9 @@ def texts(root: etree._Element, path: str) -> list[str]:
 # --- structure ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", [*CATEGORIES, "credit", "cancellation", "cancellation-K"])
+@pytest.mark.parametrize(
+    "name", [*CATEGORIES, "credit", "cancellation", "cancellation-K", "direct-debit"]
+)
 def test_xsd_schematron_and_element_order(documents, name) -> None:
     for profile in ("ubl", "peppol", "xrechnung-ubl"):
         xml = ubl_xml(documents[name], profile)

@@ -31,6 +31,7 @@ from ..model.documents import DocumentReference, Invoice, Term
 from ..model.numbering import Counter
 from ..model.parties import Account
 from ..model.status import DocumentKind, DocumentStatus
+from ..payments.sepa import with_direct_debits
 from ..plugins import Plugins
 from ..receivables.booking import book_cancellation, book_finalized
 from ..storage.base import Reader, Shareable, Store, Transaction
@@ -315,7 +316,10 @@ def finalize(
     With *documents* ``None`` every draft in the store is finalized. Numbers come from
     the company's counter for the document kind, in the order given, inside one
     transaction: if any document is not a draft, nothing is finalized and no number is
-    used. *invoice_date* re-dates the documents and recomputes their due dates.
+    used. *invoice_date* re-dates the documents and recomputes their due dates. An
+    invoice its account pays by SEPA direct debit, under a mandate active on the due date
+    and the company's creditor id, gets its pre-notification
+    (:attr:`Invoice.direct_debit <juston.Invoice.direct_debit>`).
     Returns the finalized documents; with ``collect=False`` none are kept (an empty list),
     for finalizing more documents than memory holds.
     """
@@ -347,6 +351,9 @@ def finalize(
                 )
                 for document, number, day in zip(chunk, numbers, days, strict=True)
             ]
+            # The pre-notification of the invoices collected by SEPA direct debit: it is
+            # part of the document from now on, whatever becomes of the mandate.
+            finals = with_direct_debits(tx, finals)
             tx.replace_documents(finals)
             book_finalized(tx, finals, settle=settle)
             if collect:

@@ -3,6 +3,7 @@
 from .billables import Billable
 from .catalog import Product, Supply
 from .documents import (
+    DirectDebit,
     DocumentKind,
     DocumentReference,
     DocumentStatus,
@@ -24,6 +25,7 @@ __all__ = [
     "Company",
     "Contact",
     "Counter",
+    "DirectDebit",
     "DocumentKind",
     "DocumentReference",
     "DocumentStatus",

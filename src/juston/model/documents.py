@@ -11,21 +11,26 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import attrs
 from moneyed import Currency, Money
 
+from .._fields import check_text
 from ..errors import CurrencyMismatch
 from ..money import ZERO
 from ..periods import Period
 from ..pricing.models import Charge
 from ..rounding import TaxRounding, allocate, round_tax
 from ..tax.result import TaxResult
+from .mandates import iban as compact_iban
+from .mandates import optional_bic, sepa_id
 from .parties import Account, Company
 from .status import DocumentKind, DocumentStatus
 from .terms import PaymentTerms
 
 __all__ = [
+    "DirectDebit",
     "DocumentKind",
     "DocumentReference",
     "DocumentStatus",
@@ -43,6 +48,35 @@ class DocumentReference:
 
     number: str
     issue_date: date
+
+
+def _check_mandate_reference(instance: object, field: attrs.Attribute[Any], value: object) -> None:
+    check_text(instance, field, value)
+    sepa_id(value, field=field.name)
+
+
+@attrs.frozen(kw_only=True)
+class DirectDebit:
+    """How an invoice is collected by SEPA direct debit: the pre-notification it carries
+    (EN 16931 BG-19).
+
+    Set by :func:`juston.finalize` on an invoice whose account pays by
+    ``sepa_direct_debit`` under a mandate active on the due date, and kept with the
+    document: a mandate changed or revoked later does not alter an issued invoice.
+
+        >>> DirectDebit(mandate_reference="M-0001", creditor_id="DE98ZZZ09999999999",
+        ...             iban="DE89 3704 0044 0532 0130 00").iban
+        'DE89370400440532013000'
+    """
+
+    #: BT-89, the mandate reference.
+    mandate_reference: str = attrs.field(validator=_check_mandate_reference)
+    #: BT-90, the seller's SEPA creditor identifier.
+    creditor_id: str = attrs.field(validator=check_text)
+    #: BT-91, the IBAN debited (compact).
+    iban: str = attrs.field(converter=compact_iban)
+    #: The debtor's bank (not part of EN 16931).
+    bic: str | None = attrs.field(default=None, converter=optional_bic)
 
 
 @attrs.frozen
@@ -253,6 +287,9 @@ class Invoice:
     cancelled_by: str | None = None
     #: The number and date of the document this one corrects (a cancellation's original).
     preceding: DocumentReference | None = None
+    #: How the invoice is collected by SEPA direct debit, as printed on it (set when it is
+    #: finalized); ``None``: paid by transfer.
+    direct_debit: DirectDebit | None = None
 
     @property
     def account_id(self) -> str:

@@ -11,26 +11,30 @@
    statement's return entry (a debit with the invoice number as end-to-end id).
 
 The invoice is the pre-notification: a document is only collected when its invoice date
-is at least *prenotification_days* before the collection date. The end-to-end id is the
-invoice number, so returns find their invoice.
+is at least *prenotification_days* before the collection date. :func:`juston.finalize`
+writes the pre-notification into the invoice (:func:`with_direct_debits`: the mandate
+reference, the creditor id and the IBAN debited, as :class:`~juston.DirectDebit`), and the
+document shows it instead of bank-transfer instructions. The end-to-end id is the invoice
+number, so returns find their invoice.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 
 import attrs
 from moneyed import Money
 
 from ..errors import ValidationError
-from ..model.documents import Invoice
-from ..model.mandates import Mandate, Scheme
+from ..model.documents import DirectDebit, Invoice
+from ..model.mandates import Mandate, Scheme, sepa_id
 from ..model.receivables import Installment
+from ..model.status import DocumentKind
 from ..storage.base import Reader, Store
 from .apply import Applied, book_events
 from .base import CollectionRequest, EventKind, ProviderEvent
-from .collect import Skipped, active_mandate, due_requests
-from ..model.mandates import sepa_id
+from .collect import Skipped, due_requests
 from .pain008 import Debit, creditor, pain008
 from .passive import SEPA_DIRECT_DEBIT
 
@@ -41,6 +45,7 @@ __all__ = [
     "return_debit",
     "sepa_batch",
     "submit_sepa_batch",
+    "with_direct_debits",
 ]
 
 METHOD = SEPA_DIRECT_DEBIT.name
@@ -244,11 +249,20 @@ class PreNotification:
 
 
 def prenotification(reader: Reader, document: Invoice) -> PreNotification | None:
-    """The pre-notification to print on *document*, or None if its account does not pay
-    by SEPA direct debit under a mandate active on the due date (nor has a creditor id)."""
-    account = reader.account(document.account_id)
-    mandate = active_mandate(reader, account.id, document.due_date)
-    if account.payment_method != METHOD or mandate is None or document.seller.creditor_id is None:
+    """The pre-notification to print on *document*, or None if it is not collected by
+    SEPA direct debit.
+
+    A finalized invoice carries its direct debit (:attr:`Invoice.direct_debit`), and that
+    is what it says, whatever became of the mandate since. For a document without one (a
+    draft, or one finalized before its mandate was stored), the account's payment method
+    now, its mandate active on the due date and the seller's creditor id decide, as they
+    do at finalization."""
+    debit = document.direct_debit
+    if debit is None:
+        method = reader.account(document.account_id).payment_method
+        if _collected(document, method):
+            debit = _direct_debit(document, reader.mandates(document.account_id))
+    if debit is None:
         return None
     plan = reader.installment_plans_of([document.id]).get(document.id) if document.id else None
     collections = (
@@ -259,7 +273,65 @@ def prenotification(reader: Reader, document: Invoice) -> PreNotification | None
     return PreNotification(
         amount=document.total,
         collections=tuple(collections),
-        iban=mandate.iban,
-        mandate_reference=mandate.reference,
-        creditor_id=document.seller.creditor_id,
+        iban=debit.iban,
+        mandate_reference=debit.mandate_reference,
+        creditor_id=debit.creditor_id,
     )
+
+
+def _collected(document: Invoice, payment_method: str | None) -> bool:
+    """Whether *document* is an invoice to collect by direct debit from a buyer paying by
+    *payment_method*, under the seller's creditor id: SEPA debits are in EUR only (see
+    :func:`sepa_batch`)."""
+    return (
+        payment_method == METHOD
+        and document.kind is DocumentKind.INVOICE
+        and document.total.amount > 0
+        and document.seller.creditor_id is not None
+        and document.currency.code == "EUR"
+    )
+
+
+def _direct_debit(document: Invoice, mandates: Sequence[Mandate]) -> DirectDebit | None:
+    """*document*'s direct debit under the latest of *mandates* active on its due date
+    (None without one); the caller has checked that the document is :func:`_collected`."""
+    creditor_id = document.seller.creditor_id
+    active = [m for m in mandates if m.active_on(document.due_date)]
+    if creditor_id is None or not active:
+        return None
+    mandate = active[-1]
+    return DirectDebit(
+        mandate_reference=mandate.reference,
+        creditor_id=creditor_id,
+        iban=mandate.iban,
+        bic=mandate.bic,
+    )
+
+
+def with_direct_debits(reader: Reader, documents: Sequence[Invoice]) -> list[Invoice]:
+    """*documents* (being finalized) with :attr:`~juston.Invoice.direct_debit` set on each
+    invoice of a positive total in EUR whose buyer pays by ``sepa_direct_debit``, whose
+    seller has a ``creditor_id`` and whose account has a mandate active on the due date
+    (the latest signed, if several are). The others are returned as they are.
+
+    Only the accounts of such documents are read, each once.
+    """
+    found = [
+        n
+        for n, document in enumerate(documents)
+        if _collected(document, document.buyer.payment_method)
+    ]
+    if not found:
+        return list(documents)
+    out = list(documents)
+    mandates: dict[str, Sequence[Mandate]] = {}
+    for n in found:
+        document = out[n]
+        account_id = document.account_id
+        known = mandates.get(account_id)
+        if known is None:
+            known = mandates[account_id] = reader.mandates(account_id)
+        debit = _direct_debit(document, known)
+        if debit is not None:
+            out[n] = attrs.evolve(document, direct_debit=debit)
+    return out

@@ -75,8 +75,10 @@ _A = _names(
     "Content",
     "CountryID",
     "CountrySubDivisionName",
+    "CreditorReferenceID",
     "DefinedTradeContact",
     "Description",
+    "DirectDebitMandateID",
     "DueDateDateTime",
     "DuePayableAmount",
     "EmailURIUniversalCommunication",
@@ -104,6 +106,7 @@ _A = _names(
     "AccountName",
     "PayeePartyCreditorFinancialAccount",
     "PayeeSpecifiedCreditorFinancialInstitution",
+    "PayerPartyDebtorFinancialAccount",
     "PaymentReference",
     "PersonName",
     "PostalTradeAddress",
@@ -297,15 +300,22 @@ def _settlement(
     a = _A
     settlement = SE(transaction, a["ApplicableHeaderTradeSettlement"])
     payment = terms.payment
+    if payment is not None and payment.creditor_id:
+        SE(settlement, a["CreditorReferenceID"]).text = payment.creditor_id  # BT-90
     if payment is not None and payment.reference:
         SE(settlement, a["PaymentReference"]).text = payment.reference
     SE(settlement, a["InvoiceCurrencyCode"]).text = terms.currency
     if payment is not None:
         means = SE(settlement, a["SpecifiedTradeSettlementPaymentMeans"])
         SE(means, _TYPE).text = payment.means_code
-        account = SE(means, a["PayeePartyCreditorFinancialAccount"])
-        SE(account, a["IBANID"]).text = payment.iban
-        SE(account, a["AccountName"]).text = payment.account_name
+        if payment.debited_iban:  # BT-91
+            debtor = SE(means, a["PayerPartyDebtorFinancialAccount"])
+            SE(debtor, a["IBANID"]).text = payment.debited_iban
+        if payment.iban:  # BG-17
+            account = SE(means, a["PayeePartyCreditorFinancialAccount"])
+            SE(account, a["IBANID"]).text = payment.iban
+            if payment.account_name:
+                SE(account, a["AccountName"]).text = payment.account_name
         if payment.bic:
             institution = SE(means, a["PayeeSpecifiedCreditorFinancialInstitution"])
             SE(institution, a["BICID"]).text = payment.bic
@@ -318,12 +328,15 @@ def _settlement(
         period = SE(settlement, a["BillingSpecifiedPeriod"])
         _date(period, a["StartDateTime"], start.compact)
         _date(period, a["EndDateTime"], end.compact)
-    if terms.payment_terms or terms.due_day is not None:
+    mandate = None if payment is None else payment.mandate_reference
+    if terms.payment_terms or terms.due_day is not None or mandate:
         payment_terms = SE(settlement, a["SpecifiedTradePaymentTerms"])
         if terms.payment_terms:
             SE(payment_terms, a["Description"]).text = terms.payment_terms
         if terms.due_day is not None:
             _date(payment_terms, a["DueDateDateTime"], terms.due_day.compact)
+        if mandate:
+            SE(payment_terms, a["DirectDebitMandateID"]).text = mandate  # BT-89
     t = terms.totals
     summation = SE(settlement, a["SpecifiedTradeSettlementHeaderMonetarySummation"])
     SE(summation, a["LineTotalAmount"]).text = t.line_total_text

@@ -24,6 +24,7 @@ __all__ = [
     "INVOICE",
     "PAYMENT_CREDIT_TRANSFER",
     "PAYMENT_SEPA_CREDIT_TRANSFER",
+    "PAYMENT_SEPA_DIRECT_DEBIT",
     "VATEX_CODES",
     "VAT_CATEGORIES",
     "XRECHNUNG_TYPE_CODES",
@@ -45,9 +46,10 @@ CATEGORIES_WITH_RATE = frozenset({"S", "L", "M"})
 #: Categories whose breakdown row needs an exemption reason (text BT-120 or code BT-121).
 EXEMPT_CATEGORIES = frozenset({"E", "AE", "K", "G", "O"})
 
-#: UNCL 4461: credit transfer, and SEPA credit transfer (EUR only).
+#: UNCL 4461: credit transfer, SEPA credit transfer (EUR only), SEPA direct debit.
 PAYMENT_CREDIT_TRANSFER = "30"
 PAYMENT_SEPA_CREDIT_TRANSFER = "58"
+PAYMENT_SEPA_DIRECT_DEBIT = "59"
 #: UNCL 5189 code and text of a line discount (BG-27 BT-140 / BT-139).
 ALLOWANCE_DISCOUNT = ("95", "Discount")
 

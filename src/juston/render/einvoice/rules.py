@@ -16,9 +16,10 @@ juston. What is checked:
   country of K (BR-IC-11, BR-IC-12);
 * the seller's identification (BR-CO-26), VAT id prefixes (BR-CO-09), electronic address
   schemes (BR-CL-25);
-* what the profile adds: XRechnung's BR-DE-1 … -4, -6 … -11, -15, -16, -19, -27, -28 and the
-  electronic addresses; Peppol's R003, R010, R020, and for German sellers its national
-  rules DE-R-001 … (the same as XRechnung's); both: the line arithmetic R120.
+* what the profile adds: XRechnung's BR-DE-1 … -4, -6 … -11, -15, -16, -19, -20, -27, -28,
+  -30, -31 and the electronic addresses; Peppol's R003, R010, R020, and for German sellers
+  its national rules DE-R-001 … (the same as XRechnung's); both: the line arithmetic R120
+  and a direct debit's mandate reference R061.
 
 What only the Schematron can see (syntax rules, code lists beyond these) is left to it; the
 tests run the CEN Schematron over the output.
@@ -45,7 +46,15 @@ from stdnum import ean
 from stdnum import iban as iban_check
 
 from ...rounding import round_tax
-from .codes import EAS_CODES, EXEMPT_CATEGORIES, VAT_CATEGORIES, VATEX_CODES, vatex_category
+from .codes import (
+    EAS_CODES,
+    EXEMPT_CATEGORIES,
+    PAYMENT_SEPA_CREDIT_TRANSFER,
+    PAYMENT_SEPA_DIRECT_DEBIT,
+    VAT_CATEGORIES,
+    VATEX_CODES,
+    vatex_category,
+)
 from .profiles import Profile
 from .semantic import BusinessTerms, Party
 
@@ -261,8 +270,17 @@ def _german(terms: BusinessTerms, rule: Callable[[int], str]) -> Iterable[str]:
     payment = terms.payment
     if payment is None:
         yield f"{rule(1)}: payment instructions BG-16 are missing: set Company.bank_account"
-    elif payment.means_code == "58" and not iban_check.is_valid(payment.iban):
+    elif payment.means_code == PAYMENT_SEPA_CREDIT_TRANSFER and not iban_check.is_valid(
+        payment.iban or ""
+    ):
         yield f"{rule(19)}: the IBAN {payment.iban} is not valid"
+    elif payment.means_code == PAYMENT_SEPA_DIRECT_DEBIT:
+        if not payment.creditor_id:
+            yield f"{rule(30)}: the direct debit BG-19 has no creditor identifier BT-90"
+        if not payment.debited_iban:
+            yield f"{rule(31)}: the direct debit BG-19 has no debited account BT-91"
+        elif not iban_check.is_valid(payment.debited_iban):
+            yield f"{rule(20)}: the debited IBAN {payment.debited_iban} is not valid"
     if seller.contact_name is None:
         yield f"{rule(2)}: the seller contact BG-6 is missing: set Company.contact"
     else:
@@ -290,6 +308,14 @@ def _german(terms: BusinessTerms, rule: Callable[[int], str]) -> Iterable[str]:
 
 def _profile(terms: BusinessTerms, profile: Profile) -> Iterable[str]:
     seller, buyer = terms.seller, terms.buyer
+    payment = terms.payment
+    if (
+        profile.cius in ("xrechnung", "peppol")
+        and payment is not None
+        and payment.means_code == PAYMENT_SEPA_DIRECT_DEBIT
+        and not payment.mandate_reference
+    ):
+        yield "PEPPOL-EN16931-R061: the direct debit has no mandate reference BT-89"
     if profile.cius == "xrechnung":
         yield from _german(terms, "BR-DE-{}".format)
     elif profile.cius == "peppol":

@@ -46,6 +46,7 @@ from .codes import (
     INVOICE,
     PAYMENT_CREDIT_TRANSFER,
     PAYMENT_SEPA_CREDIT_TRANSFER,
+    PAYMENT_SEPA_DIRECT_DEBIT,
     default_exemption_code,
     exemption_text,
 )
@@ -301,18 +302,63 @@ class Totals:
 
 
 class Payment:
-    """Payment instructions (BG-16) with a credit transfer (BG-17)."""
+    """Payment instructions (BG-16): a credit transfer (BG-17) to the seller's account, or
+    a SEPA direct debit (BG-19) under the buyer's mandate; never both (XRechnung
+    BR-DE-23, BR-DE-25). Build one with :meth:`transfer` or :meth:`direct_debit`."""
 
-    __slots__ = ("account_name", "bic", "iban", "means_code", "reference")
+    __slots__ = (
+        "account_name",
+        "bic",
+        "creditor_id",
+        "debited_iban",
+        "iban",
+        "mandate_reference",
+        "means_code",
+        "reference",
+    )
 
     def __init__(
-        self, means_code: str, iban: str, bic: str | None, account_name: str, reference: str
+        self,
+        means_code: str,
+        reference: str,
+        *,
+        iban: str | None = None,
+        bic: str | None = None,
+        account_name: str | None = None,
+        mandate_reference: str | None = None,
+        creditor_id: str | None = None,
+        debited_iban: str | None = None,
     ) -> None:
-        self.means_code = means_code  # BT-81: 58 SEPA (EUR), else 30
+        self.means_code = means_code  # BT-81: 58 SEPA transfer (EUR), 30 transfer, 59 debit
+        self.reference = reference  # BT-83, the remittance information
+        # BG-17, credit transfer:
         self.iban = iban  # BT-84
         self.bic = bic  # BT-86
         self.account_name = account_name  # BT-85
-        self.reference = reference  # BT-83, the remittance information
+        # BG-19, direct debit:
+        self.mandate_reference = mandate_reference  # BT-89
+        self.creditor_id = creditor_id  # BT-90 (UBL: a seller PartyIdentification)
+        self.debited_iban = debited_iban  # BT-91
+
+    @classmethod
+    def transfer(
+        cls, means_code: str, iban: str, bic: str | None, account_name: str, reference: str
+    ) -> Payment:
+        """A credit transfer (BG-17) to *iban*."""
+        return cls(means_code, reference, iban=iban, bic=bic, account_name=account_name)
+
+    @classmethod
+    def direct_debit(
+        cls, mandate_reference: str, creditor_id: str, debited_iban: str, reference: str
+    ) -> Payment:
+        """A SEPA direct debit (BG-19, means code 59) from *debited_iban*."""
+        return cls(
+            PAYMENT_SEPA_DIRECT_DEBIT,
+            reference,
+            mandate_reference=mandate_reference,
+            creditor_id=creditor_id,
+            debited_iban=debited_iban,
+        )
 
 
 class BusinessTerms:
@@ -472,9 +518,14 @@ def _reason(category: str, code: str | None, text: str | None) -> tuple[str | No
     return text, code
 
 
-def _payment_terms_text(document: Invoice, credit_note: bool) -> str:
+def _payment_terms_text(document: Invoice, credit_note: bool, debit: bool) -> str:
     if credit_note:
         return "Credit note: the amount is offset against open items or refunded."
+    if debit:
+        return (
+            "Collected by SEPA direct debit on or after "
+            f"{document.due_date.isoformat()}, without deduction."
+        )
     return f"Payable without deduction by {document.due_date.isoformat()}."
 
 
@@ -539,9 +590,17 @@ def business_terms(document: Invoice) -> BusinessTerms:
     bank = company.bank_account
     number = document.number or ""
     payment = None
-    if bank is not None:
+    debit = None if credit_note else document.direct_debit
+    if debit is not None:
+        # The buyer's mandate (BG-19): no transfer instructions beside it (BR-DE-25).
+        payment = Payment.direct_debit(
+            debit.mandate_reference, debit.creditor_id, debit.iban, number
+        )
+    elif bank is not None:
         means = PAYMENT_SEPA_CREDIT_TRANSFER if code == "EUR" else PAYMENT_CREDIT_TRANSFER
-        payment = Payment(means, bank.iban.replace(" ", ""), bank.bic, company.name, number)
+        payment = Payment.transfer(
+            means, bank.iban.replace(" ", ""), bank.bic, company.name, number
+        )
     return BusinessTerms(
         number=number,
         issue_date=document.invoice_date,
@@ -557,7 +616,7 @@ def business_terms(document: Invoice) -> BusinessTerms:
         notes=("\n".join(document.notices),) if document.notices else (),
         due_date=None if credit_note else document.due_date,
         buyer_reference=account.buyer_reference,
-        payment_terms=_payment_terms_text(document, credit_note),
+        payment_terms=_payment_terms_text(document, credit_note, debit is not None),
         payment=payment,
         preceding=document.preceding,
         period_start=None if period is None else period.start,

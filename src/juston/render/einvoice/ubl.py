@@ -107,6 +107,8 @@ _C = _names(
     "PartyName",
     "PartyTaxScheme",
     "PayeeFinancialAccount",
+    "PayerFinancialAccount",
+    "PaymentMandate",
     "PaymentMeans",
     "PaymentTerms",
     "PostalAddress",
@@ -146,14 +148,18 @@ def _address(parent: etree._Element, tag: str, party: Party) -> None:
     SE(SE(postal, _C["Country"]), b["IdentificationCode"]).text = party.country
 
 
-def _party(parent: etree._Element, tag: str, party: Party) -> None:
-    """An ``AccountingSupplierParty`` or ``AccountingCustomerParty`` with its ``Party``."""
+def _party(parent: etree._Element, tag: str, party: Party, creditor_id: str | None = None) -> None:
+    """An ``AccountingSupplierParty`` or ``AccountingCustomerParty`` with its ``Party``;
+    the seller's SEPA *creditor_id* (BT-90) is a party identification of scheme ``SEPA``."""
     b, c = _B, _C
     element = SE(SE(parent, tag), c["Party"])
     if party.endpoint_value:
         SE(
             element, b["EndpointID"], schemeID=party.endpoint_scheme or ""
         ).text = party.endpoint_value
+    if creditor_id:
+        identification = SE(element, c["PartyIdentification"])
+        SE(identification, _ID, schemeID="SEPA").text = creditor_id  # BT-90
     if party.identifier:
         SE(SE(element, c["PartyIdentification"]), _ID).text = party.identifier  # BT-29
     _address(element, c["PostalAddress"], party)
@@ -327,11 +333,20 @@ def _settlement(root: etree._Element, terms: BusinessTerms, anchors: Anchors | N
         SE(means, b["PaymentMeansCode"]).text = payment.means_code
         if payment.reference:
             SE(means, b["PaymentID"]).text = payment.reference
-        account = SE(means, c["PayeeFinancialAccount"])
-        SE(account, _ID).text = payment.iban
-        SE(account, b["Name"]).text = payment.account_name
-        if payment.bic:
-            SE(SE(account, c["FinancialInstitutionBranch"]), _ID).text = payment.bic
+        if payment.iban:  # BG-17
+            account = SE(means, c["PayeeFinancialAccount"])
+            SE(account, _ID).text = payment.iban
+            if payment.account_name:
+                SE(account, b["Name"]).text = payment.account_name
+            if payment.bic:
+                SE(SE(account, c["FinancialInstitutionBranch"]), _ID).text = payment.bic
+        if payment.mandate_reference or payment.debited_iban:  # BG-19
+            mandate = SE(means, c["PaymentMandate"])
+            if payment.mandate_reference:
+                SE(mandate, _ID).text = payment.mandate_reference  # BT-89
+            if payment.debited_iban:
+                debtor = SE(mandate, c["PayerFinancialAccount"])
+                SE(debtor, _ID).text = payment.debited_iban  # BT-91
     if terms.payment_terms:
         SE(SE(root, c["PaymentTerms"]), b["Note"]).text = terms.payment_terms
     t = terms.totals
@@ -385,7 +400,8 @@ def _document(
         reference = SE(SE(root, c["BillingReference"]), c["InvoiceDocumentReference"])
         SE(reference, _ID).text = terms.preceding_number
         SE(reference, b["IssueDate"]).text = terms.preceding_day.iso
-    _party(root, c["AccountingSupplierParty"], terms.seller)
+    creditor_id = None if terms.payment is None else terms.payment.creditor_id
+    _party(root, c["AccountingSupplierParty"], terms.seller, creditor_id)
     _party(root, c["AccountingCustomerParty"], terms.buyer)
     if terms.ship_to is not None or terms.delivery_day is not None:
         _delivery(root, terms)
