@@ -39,6 +39,10 @@ class TestFakeProviderUnderAnotherName(ProviderConformance):
     def provider(self) -> FakeProvider:
         return FakeProvider(name="acme_pay")
 
+    @pytest.fixture
+    def declining_provider(self) -> FakeProvider:
+        return FakeProvider(name="acme_pay", decline={"INV-2026-00001"})
+
 
 # --- broken providers: each breaks one promise, and the kit must say so -----------------
 
