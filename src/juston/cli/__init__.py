@@ -284,7 +284,7 @@ def demo(db: Path, accounts: int, months: int, start: date, seed: int, as_json: 
         f"juston render --db {db} --invoice {first} --format html",
         f"juston payments list --db {db} --status open",
         f"juston statement --db {db} --account C0000001 --from {start} "
-        f"--to {start + relativedelta(months=months, days=-1)} -o statement.pdf",
+        f"--to {start + relativedelta(months=months, days=-1)} --format html -o statement.html",
         f"juston run --db {db} --date {start + relativedelta(months=months)} --finalize",
     ):
         console.print(f"  {command}")
