@@ -72,6 +72,10 @@ class BalanceType(enum.Enum):
     PAYOUT = "payout"
     #: Money received before there is an invoice for it (negative, on the account).
     PREPAYMENT = "prepayment"
+    #: A dunning's fee (and the € 40 flat fee), booked when the dunning is closed; untaxed.
+    DUNNING_FEE = "dunning_fee"
+    #: Late-fee interest a dunning charged on an invoice.
+    INTEREST = "interest"
 
 
 def _amount(value: object) -> Money:

@@ -23,6 +23,7 @@ from typing import Protocol, runtime_checkable
 
 from ..model.billables import Billable
 from ..model.documents import Invoice, Term
+from ..model.dunning import Dunning, DunningBlock, DunningStatus
 from ..model.mandates import Mandate
 from ..model.parties import Account, Company
 from ..model.receivables import (
@@ -149,6 +150,20 @@ class Reader(Protocol):
         """The installment plans of those of *document_ids* that have one."""
         ...
 
+    def dunning(self, dunning_id: str) -> Dunning:
+        """One dunning; :class:`~juston.NotFound` if missing."""
+        ...
+
+    def dunnings(
+        self, *, account_id: str | None = None, status: DunningStatus | None = None
+    ) -> Iterator[Dunning]:
+        """Dunnings matching the filters, in the order they were added."""
+        ...
+
+    def dunning_blocks(self) -> list[DunningBlock]:
+        """Every dunning block, ordered by key."""
+        ...
+
 
 @runtime_checkable
 class Transaction(Reader, Protocol):
@@ -228,6 +243,26 @@ class Transaction(Reader, Protocol):
 
     def put_installment_plan(self, plan: InstallmentPlan) -> None:
         """Add or replace the installment plan of a document; the document must exist."""
+        ...
+
+    def add_dunning(self, dunning: Dunning) -> Dunning:
+        """Store a new dunning and return it with a new id of the store's."""
+        ...
+
+    def replace_dunning(self, dunning: Dunning) -> None:
+        """Replace a stored dunning with the same id."""
+        ...
+
+    def delete_dunning(self, dunning_id: str) -> None:
+        """Remove a dunning (:class:`~juston.NotFound` if missing)."""
+        ...
+
+    def put_dunning_block(self, block: DunningBlock) -> None:
+        """Add or replace (by key) a dunning block."""
+        ...
+
+    def delete_dunning_block(self, key: str) -> None:
+        """Remove a dunning block (:class:`~juston.NotFound` if missing)."""
         ...
 
 

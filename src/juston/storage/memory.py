@@ -21,6 +21,7 @@ from ..errors import NotFound, StateError
 from ..hookspecs import hookimpl
 from ..model.billables import Billable
 from ..model.documents import Invoice, Term
+from ..model.dunning import Dunning, DunningBlock, DunningStatus
 from ..model.mandates import Mandate
 from ..model.parties import Account, Company
 from ..model.receivables import (
@@ -61,6 +62,8 @@ class _State:
         self.imports: list[ImportedFile] = []
         self.mandates: dict[str, Mandate] = {}
         self.plans: dict[str, InstallmentPlan] = {}
+        self.dunnings: dict[str, Dunning] = {}  # in the order added
+        self.blocks: dict[str, DunningBlock] = {}
 
 
 class _Reads:
@@ -247,6 +250,31 @@ class _Reads:
         plans = self._plans()
         return {i: plans[i] for i in document_ids if i in plans}
 
+    def _dunnings(self) -> dict[str, Dunning]:
+        return self._state.dunnings
+
+    def _blocks(self) -> dict[str, DunningBlock]:
+        return self._state.blocks
+
+    def dunning(self, dunning_id: str) -> Dunning:
+        found = self._dunnings().get(dunning_id)
+        if found is None:
+            raise NotFound(f"dunning: {dunning_id!r} does not exist")
+        return found
+
+    def dunnings(
+        self, *, account_id: str | None = None, status: DunningStatus | None = None
+    ) -> Iterator[Dunning]:
+        for dunning in list(self._dunnings().values()):
+            if (account_id is None or dunning.account_id == account_id) and (
+                status is None or dunning.status is status
+            ):
+                yield dunning
+
+    def dunning_blocks(self) -> list[DunningBlock]:
+        blocks = self._blocks()
+        return [blocks[k] for k in sorted(blocks)]
+
 
 class MemoryStore(DirectWrites, _Reads):
     """A store that lives in this process's memory."""
@@ -284,6 +312,8 @@ class _MemoryTransaction(_Reads):
         self._import_writes: list[ImportedFile] = []
         self._mandate_writes: dict[str, Mandate] = {}
         self._plan_writes: dict[str, InstallmentPlan] = {}
+        self._dunning_writes: dict[str, Dunning | None] = {}
+        self._block_writes: dict[str, DunningBlock | None] = {}
 
     # Reads see pending writes first.
     def _doc(self, document_id: str) -> Invoice | None:
@@ -344,6 +374,12 @@ class _MemoryTransaction(_Reads):
 
     def _plans(self) -> dict[str, InstallmentPlan]:
         return {**super()._plans(), **self._plan_writes}
+
+    def _dunnings(self) -> dict[str, Dunning]:
+        return _merged(super()._dunnings(), self._dunning_writes)
+
+    def _blocks(self) -> dict[str, DunningBlock]:
+        return _merged(super()._blocks(), self._block_writes)
 
     def account(self, account_id: str) -> Account:
         return self._accounts.get(account_id) or super().account(account_id)
@@ -458,8 +494,35 @@ class _MemoryTransaction(_Reads):
         self.document(plan.document_id)  # must exist
         self._plan_writes[plan.document_id] = plan
 
+    def add_dunning(self, dunning: Dunning) -> Dunning:
+        self.account(dunning.account_id)  # must exist
+        self._next_id += 1
+        stored = attrs.evolve(dunning, id=f"N{self._next_id:08d}")
+        assert stored.id is not None
+        self._dunning_writes[stored.id] = stored
+        return stored
+
+    def replace_dunning(self, dunning: Dunning) -> None:
+        assert dunning.id is not None
+        self.dunning(dunning.id)  # must exist
+        self._dunning_writes[dunning.id] = dunning
+
+    def delete_dunning(self, dunning_id: str) -> None:
+        self.dunning(dunning_id)
+        self._dunning_writes[dunning_id] = None
+
+    def put_dunning_block(self, block: DunningBlock) -> None:
+        self._block_writes[block.key] = block
+
+    def delete_dunning_block(self, key: str) -> None:
+        if key not in self._blocks():
+            raise NotFound(f"dunning block: {key!r} does not exist")
+        self._block_writes[key] = None
+
     def _commit(self) -> None:
         state = self._state
+        _apply(state.dunnings, self._dunning_writes)
+        _apply(state.blocks, self._block_writes)
         state.balances.update(self._balances)
         for account_id, added in self._pending_by_account.items():
             state.balances_by_account.setdefault(account_id, []).extend(added)
@@ -491,6 +554,21 @@ class _MemoryTransaction(_Reads):
                 state.charges.pop(charge_key, None)
             else:
                 state.charges[charge_key] = charge
+
+
+def _merged(committed: dict[str, Any], writes: dict[str, Any]) -> dict[str, Any]:
+    """*committed* with pending *writes* on top (``None``: deleted), in insertion order."""
+    merged = dict(committed)
+    _apply(merged, writes)
+    return merged
+
+
+def _apply(target: dict[str, Any], writes: dict[str, Any]) -> None:
+    for key, value in writes.items():
+        if value is None:
+            target.pop(key, None)
+        else:
+            target[key] = value
 
 
 @hookimpl
