@@ -18,6 +18,8 @@ CORE = [
     "billing/plan.py",
     "receivables/ledger.py",
     "receivables/matching.py",
+    "dunning/decide.py",
+    "dunning/interest.py",
     "payments/base.py",
     "payments/due.py",
     "payments/pain008.py",

@@ -85,6 +85,10 @@ class MovementKind(enum.Enum):
     PREPAYMENT = "prepayment"
     #: Clearing balances that do not net to zero on their day (not made by juston itself).
     CLEARING = "clearing"
+    #: A dunning's fee (or the € 40 flat fee); negative when the dunning is cancelled.
+    DUNNING_FEE = "dunning_fee"
+    #: Late-fee interest a dunning charged; negative when the dunning is cancelled.
+    INTEREST = "interest"
 
 
 #: The kinds of the balances booked on their own (invoice balances depend on the document).
@@ -97,6 +101,8 @@ _SINGLE_KINDS = {
     BalanceType.REFUND: MovementKind.REFUND,
     BalanceType.PAYOUT: MovementKind.PAYOUT,
     BalanceType.PREPAYMENT: MovementKind.PREPAYMENT,
+    BalanceType.DUNNING_FEE: MovementKind.DUNNING_FEE,
+    BalanceType.INTEREST: MovementKind.INTEREST,
 }
 
 #: A plain English description per kind (templates word them in their own language).
@@ -116,6 +122,8 @@ TEXTS: Mapping[MovementKind, str] = {
     MovementKind.PAYOUT: "Payout",
     MovementKind.PREPAYMENT: "Prepayment",
     MovementKind.CLEARING: "Clearing",
+    MovementKind.DUNNING_FEE: "Dunning fee",
+    MovementKind.INTEREST: "Interest",
 }
 
 

@@ -19,6 +19,7 @@ on the same letter, with the same formatting, fonts and PDF machinery as invoice
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ValidationError
@@ -26,7 +27,7 @@ from ..receivables.statements import Movement, Statement
 from .pdf import html_pdf_bytes
 from .templates import Templates, default_templates
 
-__all__ = ["FORMATS", "render_statement", "statement_context"]
+__all__ = ["FORMATS", "render_letter", "render_statement", "statement_context"]
 
 #: What :func:`render_statement` makes, with the file suffix of each.
 FORMATS = {"html": ".html", "pdf": ".pdf"}
@@ -86,16 +87,26 @@ def render_statement(
 ) -> bytes:
     """*statement* as an HTML page (*format* ``html``) or a PDF/A-3b file (``pdf``), in
     *language* (default: the account's), with *templates* (default: juston's own)."""
+    context = statement_context(statement)
+    label = f"statement {statement.account.id} {statement.start}–{statement.end}"
+    chosen = language or statement.account.language
+    return render_letter("statement", context, format, chosen, templates, label)
+
+
+def render_letter(
+    kind: str,
+    context: Mapping[str, object],
+    format: str,
+    language: str,
+    templates: Templates | None,
+    label: str,
+) -> bytes:
+    """The letter of template *kind* with a plain *context* (a statement, a dunning
+    notice) as HTML or PDF/A-3b (*format*); *label* names it in errors."""
     if format not in FORMATS:
         raise ValidationError("format", format, "must be 'html' or 'pdf'")
     templates = templates or default_templates()
-    chosen = language or statement.account.language
-    context = statement_context(statement)
     if format == "html":
-        return templates.render("statement", chosen, **context).encode("utf-8")
-    html = templates.render("statement", chosen, shared_stylesheet=True, **context)
-    return _pdf(html, templates, f"{statement.account.id} {statement.start}–{statement.end}")
-
-
-def _pdf(html: str, templates: Templates, label: str) -> bytes:
-    return html_pdf_bytes(html, label=f"statement {label}", templates=templates)
+        return templates.render(kind, language, **context).encode("utf-8")
+    html = templates.render(kind, language, shared_stylesheet=True, **context)
+    return html_pdf_bytes(html, label=label, templates=templates)

@@ -77,18 +77,27 @@ GENERIC = "document"
 #: dicts or objects with the attributes named.
 CONTEXT_KEYS: Mapping[str, Mapping[str, str]] = {
     "dunning": {
-        "company": "the seller (juston.Company)",
+        "company": "the seller (juston.Company); its bank_account is printed for transfers",
         "account": "the customer (juston.Account); its legal or billing address is the recipient",
-        "level": "1, 2 or 3 (the template for the level is picked by the kind, dunning-<level>)",
+        "level": "the dunning level, 1 for the first (the template is picked by the kind, "
+        "dunning-<level>, at most dunning-3)",
         "date": "the date of the notice",
-        "number": "optional: the notice's own reference",
-        "documents": "the overdue documents: number, invoice_date, due_date, days_overdue, "
-        "total (Money), open (Money, still to pay)",
-        "outstanding": "sum of the documents' open amounts (Money)",
-        "fee": "optional: the dunning fee (Money)",
-        "interest": "optional: default interest (Money)",
-        "total": "what to pay now: outstanding + fee + interest (Money)",
-        "pay_by": "the date by which to pay",
+        "number": "optional: the notice's own reference (DUN-2026-00001)",
+        "draft": "optional: true for a draft (not numbered yet), marked as such",
+        "documents": "the overdue invoices: number, invoice_date, due_date (of the oldest "
+        "unpaid part), days_overdue, open (Money, all still to pay); optionally overdue "
+        "(Money, what of it is due now; default: open), total (Money, the invoice's total), "
+        "level (reached with this notice), interest (Money, added by this notice), flat_fee "
+        "(Money, the € 40 of § 288 (5) BGB added by this notice)",
+        "outstanding": "sum of the documents' overdue (else open) amounts (Money)",
+        "fee": "optional: the dunning fee (Money; never taxed)",
+        "interest": "optional: default interest added by this notice (Money)",
+        "flat_fees": "optional: flat fees added by this notice (Money)",
+        "credits": "optional: credits on the account taken off the total (Money, negative)",
+        "total": "what to pay now: outstanding + fee + interest + flat fees + credits (Money)",
+        "pay_by": "the date by which to pay (the notice's due date)",
+        "direct_debit": "optional: true when the account pays by SEPA direct debit (the "
+        "notice then says the amount is collected, not where to transfer it)",
     },
     "statement": {
         "company": "the seller (juston.Company)",

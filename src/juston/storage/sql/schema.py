@@ -48,6 +48,8 @@ __all__ = [
     "company",
     "counters",
     "documents",
+    "dunning_blocks",
+    "dunnings",
     "from_minor_units",
     "imported_files",
     "installment_plans",
@@ -280,6 +282,30 @@ installment_plans = Table(
     metadata,
     # Documents are keyed by their row number; a plan by the document id the store gave out.
     Column("document_id", String(40), primary_key=True),
+    Column("body", Text, nullable=False),
+)
+
+dunnings = Table(
+    "dunnings",
+    metadata,
+    # The dunning id is ``N`` + this number, as a document's is ``D`` + its own.
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("account_id", String(200), ForeignKey("accounts.id"), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("dunning_date", Date, nullable=False),
+    Column("number", String(200), unique=True),
+    # The whole Dunning (with its account and company snapshots) but its id.
+    Column("body", Text, nullable=False),
+    Index(None, "account_id", "seq"),
+    Index(None, "status", "seq"),
+    # Never hand a deleted dunning's id to a new one.
+    sqlite_autoincrement=True,
+)
+
+dunning_blocks = Table(
+    "dunning_blocks",
+    metadata,
+    Column("key", Text, primary_key=True),
     Column("body", Text, nullable=False),
 )
 

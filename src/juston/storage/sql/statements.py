@@ -21,6 +21,8 @@ from .schema import (
     company,
     counters,
     documents,
+    dunning_blocks,
+    dunnings,
     imported_files,
     installment_plans,
     mandates,
@@ -83,13 +85,18 @@ advance_counter = (
 @functools.cache
 def select_documents(filters: frozenset[str], lock: bool) -> Any:
     """A page of documents after ``after`` whose *filters* columns equal their parameters."""
+    return _page(documents, _document_columns, filters, lock)
+
+
+def _page(table: sa.Table, columns: Sequence[Any], filters: frozenset[str], lock: bool) -> Any:
+    """Up to ``limit`` rows of *table* after row ``seq`` ``after`` in ``seq`` order, whose
+    *filters* columns equal their parameters; with *lock*, locked until the transaction ends."""
     query = (
-        sa.select(*_document_columns)
-        .where(documents.c.seq > sa.bindparam("after"))
-        .order_by(documents.c.seq)
+        sa.select(*columns)
+        .where(table.c.seq > sa.bindparam("after"), *_equal(table, filters))
+        .order_by(table.c.seq)
         .limit(sa.bindparam("limit"))
     )
-    query = query.where(*_equal(documents, filters))
     return query.with_for_update() if lock else query
 
 
@@ -296,7 +303,16 @@ def insert_counter(dialect: str) -> Any:
 
 
 #: The tables whose rows are put whole: added, or replaced by their key.
-_PUT = (company, accounts, subscriptions, charges, payment_entries, mandates, installment_plans)
+_PUT = (
+    company,
+    accounts,
+    subscriptions,
+    charges,
+    payment_entries,
+    mandates,
+    installment_plans,
+    dunning_blocks,
+)
 
 
 @functools.cache
@@ -394,3 +410,23 @@ select_mandates = sa.select(mandates.c.body).where(mandates.c.account_id == sa.b
 select_plans = sa.select(installment_plans.c.document_id, installment_plans.c.body).where(
     installment_plans.c.document_id.in_(_ids)
 )
+
+
+# --- dunning -----------------------------------------------------------------------------
+
+#: What a dunning is read back from (see ``store._dunning``).
+_dunning_columns = (dunnings.c.seq, dunnings.c.body)
+select_dunning = sa.select(*_dunning_columns).where(dunnings.c.seq == sa.bindparam("seq"))
+insert_dunning = sa.insert(dunnings).returning(dunnings.c.seq)
+update_dunning = sa.update(dunnings).where(dunnings.c.seq == sa.bindparam("_seq"))
+delete_dunning = sa.delete(dunnings).where(dunnings.c.seq == sa.bindparam("_seq"))
+
+
+@functools.cache
+def select_dunnings(filters: frozenset[str], lock: bool) -> Any:
+    """A page of dunnings after ``after`` whose *filters* columns equal their parameters."""
+    return _page(dunnings, _dunning_columns, filters, lock)
+
+
+select_dunning_blocks = sa.select(dunning_blocks.c.key, dunning_blocks.c.body)
+delete_dunning_block = sa.delete(dunning_blocks).where(dunning_blocks.c.key == sa.bindparam("_key"))

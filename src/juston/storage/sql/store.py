@@ -38,6 +38,7 @@ from sqlalchemy.engine import Connection, Engine
 from ...errors import NotFound, StateError, StorageError, ValidationError
 from ...model.billables import Billable
 from ...model.documents import Invoice, Term
+from ...model.dunning import Dunning, DunningBlock, DunningStatus
 from ...model.mandates import Mandate
 from ...model.parties import Account, Company
 from ...model.receivables import (
@@ -86,9 +87,18 @@ def _doc_id(seq: int) -> str:
     return f"D{seq:08d}"
 
 
-def _seq(document_id: str) -> int | None:
-    if document_id[:1] == "D" and document_id[1:].isdigit():
-        return int(document_id[1:])
+def _dunning_id(seq: int) -> str:
+    return f"N{seq:08d}"
+
+
+#: What the ids of the store's numbered rows start with.
+_PREFIXES = {"document": "D", "dunning": "N"}
+
+
+def _seq(object_id: str | None, prefix: str = "D") -> int | None:
+    """The row number in an id the store gave out: ``D`` + a document's, ``N`` + a dunning's."""
+    if object_id and object_id[:1] == prefix and object_id[1:].isdigit():
+        return int(object_id[1:])
     return None
 
 
@@ -348,6 +358,27 @@ class _Reads:
             for document_id, body in self._rows_in(sql.select_plans, document_ids)
         }
 
+    # --- dunning
+
+    def dunning(self, dunning_id: str) -> Dunning:
+        seq = _seq(dunning_id, "N")
+        query = sql.select_dunning.with_for_update() if self.lock else sql.select_dunning
+        row = None if seq is None else self.conn.execute(query, {"seq": seq}).first()
+        if row is None:
+            raise NotFound(f"dunning: {dunning_id!r} does not exist")
+        return _dunning(row)
+
+    def dunnings_page(self, after: int, limit: int, filters: dict[str, str]) -> list[Dunning]:
+        """Up to *limit* dunnings after row *after* whose columns equal *filters*."""
+        query = sql.select_dunnings(frozenset(filters), self.lock)
+        params = {"after": after, "limit": limit, **filters}
+        return [_dunning(row) for row in self.conn.execute(query, params)]
+
+    def dunning_blocks(self) -> list[DunningBlock]:
+        # Sorted here, in code point order as Python sorts, whatever the database collation.
+        rows = sorted(self.conn.execute(sql.select_dunning_blocks).tuples())
+        return [codec.loads(body, DunningBlock) for _, body in rows]
+
 
 def _chunks(values: Sequence[_T], size: int = 500) -> Iterator[Sequence[_T]]:
     # Bound the number of parameters per statement (SQLite allows 32,766).
@@ -466,6 +497,26 @@ def _entry_row(entry: PaymentEntry) -> dict[str, Any]:
         "account_id": entry.account_id,
         "booking_date": entry.booking_date,
         "body": codec.dumps(entry, PaymentEntry),
+    }
+
+
+def _dunning(row: Sequence[Any]) -> Dunning:
+    """The dunning of a row of ``statements.select_dunning``: its id is the row's number."""
+    seq, body = row
+    data = orjson.loads(body)
+    data["id"] = _dunning_id(seq)
+    return codec.structure(data, Dunning)
+
+
+def _dunning_row(dunning: Dunning) -> dict[str, Any]:
+    data = codec.unstructure(dunning, Dunning)
+    data["id"] = None  # the row's number
+    return {
+        "account_id": dunning.account_id,
+        "status": dunning.status.value,
+        "dunning_date": dunning.dunning_date,
+        "number": dunning.number,
+        "body": orjson.dumps(data).decode(),
     }
 
 
@@ -589,13 +640,29 @@ class _StoreReads:
     def installment_plans_of(self, document_ids: Collection[str]) -> Mapping[str, InstallmentPlan]:
         return self._read(_Reads.installment_plans_of, document_ids)
 
+    def dunning(self, dunning_id: str) -> Dunning:
+        return self._read(_Reads.dunning, dunning_id)
+
+    def dunnings(
+        self, *, account_id: str | None = None, status: DunningStatus | None = None
+    ) -> Iterator[Dunning]:
+        filters = _filters(account_id=account_id, status=status)
+        return self._paged(lambda r, after: r.dunnings_page(after, PAGE, filters), _dunning_seq, 0)
+
+    def dunning_blocks(self) -> list[DunningBlock]:
+        return self._read(_Reads.dunning_blocks)
+
 
 def _account_id(account: Account) -> str:
     return account.id
 
 
 def _document_seq(document: Invoice) -> int:
-    return _seq(document.id or "") or 0
+    return _seq(document.id) or 0
+
+
+def _dunning_seq(dunning: Dunning) -> int:
+    return _seq(dunning.id, "N") or 0
 
 
 def _entry_key(entry: PaymentEntry) -> tuple[date, str]:
@@ -718,7 +785,7 @@ class _SqlTransaction(_StoreReads):
         rows: list[dict[str, Any]] = []
         loaded = self.r.loaded if self.r.loaded is not None else {}
         for document in documents:
-            seq = _seq(document.id or "")
+            seq = _seq(document.id)
             if seq is None:
                 raise NotFound(f"document: {document.id!r} does not exist")
             before = loaded.pop(seq, None)
@@ -739,9 +806,14 @@ class _SqlTransaction(_StoreReads):
             raise NotFound(f"document: {len(documents) - changed} of those to replace do not exist")
 
     def delete_document(self, document_id: str) -> None:
-        seq = _seq(document_id)
-        if seq is None or self.conn.execute(sql.delete_document, {"_seq": seq}).rowcount != 1:
-            raise NotFound(f"document: {document_id!r} does not exist")
+        self._change_row(sql.delete_document, "document", document_id)
+
+    def _change_row(self, statement: Any, kind: str, object_id: str | None, **values: Any) -> None:
+        """Run *statement* on the row of the *kind* (``document``, ``dunning``) *object_id*
+        names, with the columns *values*; NotFound if there is no such row."""
+        seq = _seq(object_id, _PREFIXES[kind])
+        if seq is None or self.conn.execute(statement, {"_seq": seq, **values}).rowcount != 1:
+            raise NotFound(f"{kind}: {object_id!r} does not exist")
 
     def next_number(self, sequence: str) -> int:
         return self.next_numbers(sequence, 1)[0]
@@ -841,6 +913,24 @@ class _SqlTransaction(_StoreReads):
             raise NotFound(f"document: {plan.document_id!r} does not exist")
         body = codec.dumps(plan, InstallmentPlan)
         self._upsert("installment_plans", {"document_id": plan.document_id, "body": body})
+
+    def add_dunning(self, dunning: Dunning) -> Dunning:
+        self._account_must_exist(dunning.account_id)
+        seq = self.conn.execute(sql.insert_dunning, _dunning_row(dunning)).scalar_one()
+        return attrs.evolve(dunning, id=_dunning_id(seq))
+
+    def replace_dunning(self, dunning: Dunning) -> None:
+        self._change_row(sql.update_dunning, "dunning", dunning.id, **_dunning_row(dunning))
+
+    def delete_dunning(self, dunning_id: str) -> None:
+        self._change_row(sql.delete_dunning, "dunning", dunning_id)
+
+    def put_dunning_block(self, block: DunningBlock) -> None:
+        self._upsert("dunning_blocks", {"key": block.key, "body": codec.dumps(block, DunningBlock)})
+
+    def delete_dunning_block(self, key: str) -> None:
+        if self.conn.execute(sql.delete_dunning_block, {"_key": key}).rowcount != 1:
+            raise NotFound(f"dunning block: {key!r} does not exist")
 
 
 @contextmanager
