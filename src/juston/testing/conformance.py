@@ -63,6 +63,7 @@ from juston import (
 )
 from juston.errors import StateError
 from juston.model.billables import Billable
+from juston.model.dunning import Dunning, DunningBlock, DunningDetail, DunningStatus
 from juston.model.mandates import Mandate
 from juston.model.receivables import (
     Balance,
@@ -410,6 +411,8 @@ def _snapshot(store: Reader) -> list[tuple[str, str]]:
             "entries": list(store.payment_entries()),
             "mandates": [list(store.mandates(a.id)) for a in accounts],
             "plans": dict(store.installment_plans_of([d.id or "" for d in documents])),
+            "dunnings": list(store.dunnings()),
+            "dunning blocks": store.dunning_blocks(),
         }
     )
 
@@ -714,6 +717,61 @@ def _comparable_receivables(store: Reader, documents: Sequence[Invoice]) -> list
     return fingerprint({"balances": balances, "open": opens})
 
 
+# --- dunning -----------------------------------------------------------------------------
+
+
+def _dunning(account_id: str = "C9000001", **more: Any) -> Dunning:
+    """A draft dunning of two invoices of *account_id* (one escalated, with interest and
+    the flat fee), with the account and company snapshots, a fee and credits; amounts of
+    several exponents."""
+    company, accounts, _ = _master_data()
+    account = next(a for a in accounts if a.id == account_id)
+    details = tuple(
+        DunningDetail(
+            document_id=f"D0000000{n}",
+            number=f"RE-2026-000{n}",
+            invoice_date=date(2026, month, 1),
+            due_date=date(2026, month, 15),
+            open=_eur(open_),
+            overdue=_eur(overdue),
+            days_overdue=days,
+            previous_level=previous,
+            level=level,
+            interest=_eur(interest),
+            flat_fee=_eur(flat_fee),
+        )
+        for n, month, open_, overdue, days, previous, level, interest, flat_fee in (
+            # Escalated, with interest and the flat fee; then one installment, newly overdue.
+            (1, 1, "119.00", "119.0", 61, 1, 2, "1.19", "40"),
+            (7, 2, "238.50", "79.50", 30, 0, 1, "0.00", "0"),
+        )
+    )
+    dunning = Dunning(
+        id=None,
+        account=account,
+        company=company,
+        status=DunningStatus.DRAFT,
+        number=None,
+        dunning_date=date(2026, 3, 17),
+        due_date=date(2026, 3, 24),
+        level=2,
+        details=details,
+        fee=_eur("5.00"),
+        credits=_eur("-12.5"),
+        kind="dunning-2",
+        fee_document_id="D00000001",
+    )
+    return attrs.evolve(dunning, **more)
+
+
+def _closed(number: str, **more: Any) -> Dunning:
+    return _dunning(status=DunningStatus.CLOSED, number=number, **more)
+
+
+def _dunning_ids(dunnings: Iterable[Dunning]) -> list[str | None]:
+    return [d.id for d in dunnings]
+
+
 class _Boom(Exception):
     """Raised inside a transaction to abort it."""
 
@@ -783,6 +841,8 @@ class StoreConformance:
         assert list(store.documents()) == []
         assert list(store.subscriptions("C0000001")) == []
         assert list(store.billed_terms("C0000001")) == []
+        assert list(store.dunnings()) == []
+        assert store.dunning_blocks() == []
 
     # --- company -------------------------------------------------------------------------
 
@@ -1805,6 +1865,175 @@ class StoreConformance:
         assert _snapshot(store) == before
         assert store.known_balances(["invoice:D1"]) == set()
         assert store.imported_file("f.xml", "sha256:ff") is None
+
+    # --- dunning ------------------------------------------------------------------------
+
+    def test_dunnings_round_trip_exactly_in_the_order_added(self, filled: Store) -> None:
+        dunnings = [
+            _dunning(),
+            _closed("DUN-2026-00001", account_id="C0000001", do_not_send=True, collection=True),
+            _dunning(
+                status=DunningStatus.CANCELLED,
+                number="DUN-2026-00002",
+                cancelled_on=date(2026, 3, 20),
+                kind="custom-notice",
+                fee_document_id=None,
+            ),
+        ]
+        with filled.transaction() as tx:
+            added = [tx.add_dunning(d) for d in dunnings]
+        for dunning, stored in zip(dunnings, added, strict=True):
+            assert stored.id is not None
+            _assert_exact(stored, attrs.evolve(dunning, id=stored.id))
+            _assert_exact(filled.dunning(stored.id), stored)
+        _assert_exact(list(filled.dunnings()), added)
+
+    def test_add_dunning_assigns_new_ids_never_reused(self, filled: Store) -> None:
+        with filled.transaction() as tx:
+            first = tx.add_dunning(_dunning())
+            # The id of what is added is the store's, whatever it had.
+            second = tx.add_dunning(first)
+        with filled.transaction() as tx:
+            tx.delete_dunning(second.id or "")
+        with filled.transaction() as tx:
+            third = tx.add_dunning(_dunning())
+            tx.delete_dunning(third.id or "")
+            fourth = tx.add_dunning(_dunning())
+        ids = _dunning_ids([first, second, third, fourth])
+        assert None not in ids and len(set(ids)) == 4, ids
+        assert _dunning_ids(filled.dunnings()) == [first.id, fourth.id]
+        with pytest.raises(NotFound):
+            filled.dunning(second.id or "")
+
+    def test_dunnings_filtered_by_account_and_status(self, filled: Store) -> None:
+        with filled.transaction() as tx:
+            added = [
+                tx.add_dunning(d)
+                for d in (
+                    _closed("DUN-1"),
+                    _dunning("C0000001"),
+                    _dunning(),
+                    _closed("DUN-2", account_id="C0000001"),
+                    _closed("DUN-3"),
+                )
+            ]
+        closed = DunningStatus.CLOSED
+        assert list(filled.dunnings(account_id="C9000001")) == [added[0], added[2], added[4]]
+        assert list(filled.dunnings(status=closed)) == [added[0], added[3], added[4]]
+        assert list(filled.dunnings(account_id="C0000001", status=closed)) == [added[3]]
+        assert list(filled.dunnings(status=DunningStatus.DRAFT)) == [added[1], added[2]]
+        assert list(filled.dunnings(status=DunningStatus.CANCELLED)) == []
+        assert list(filled.dunnings(account_id="C0000002")) == []
+        assert list(filled.dunnings(account_id="C-404")) == []
+
+    def test_replace_dunning_keeps_its_place(self, filled: Store) -> None:
+        with filled.transaction() as tx:
+            first, second = (tx.add_dunning(_dunning(a)) for a in ("C9000001", "C0000001"))
+        assert first.id is not None
+        closed = attrs.evolve(
+            first,
+            status=DunningStatus.CLOSED,
+            number="DUN-2026-00001",
+            details=first.details[:1],
+            fee=_eur("10.0"),
+        )
+        with filled.transaction() as tx:
+            tx.replace_dunning(closed)
+        _assert_exact(filled.dunning(first.id), closed)
+        _assert_exact(list(filled.dunnings()), [closed, second])
+        assert list(filled.dunnings(status=DunningStatus.DRAFT)) == [second]
+        assert list(filled.dunnings(status=DunningStatus.CLOSED)) == [closed]
+
+    def test_missing_dunnings_are_not_found(self, filled: Store) -> None:
+        with filled.transaction() as tx:
+            kept = tx.add_dunning(_dunning())
+            gone = tx.add_dunning(_dunning())
+            tx.delete_dunning(gone.id or "")
+        for dunning_id in (gone.id or "", "N-404", "D00000001", ""):
+            with pytest.raises(NotFound):
+                filled.dunning(dunning_id)
+            with pytest.raises(NotFound), filled.transaction() as tx:
+                tx.delete_dunning(dunning_id)
+            with pytest.raises(NotFound), filled.transaction() as tx:
+                tx.replace_dunning(attrs.evolve(kept, id=dunning_id))
+        assert list(filled.dunnings()) == [kept]
+
+    def test_add_dunning_for_a_missing_account_is_not_found(self, filled: Store) -> None:
+        stranger = attrs.evolve(_dunning().account, id="C-404")
+        with pytest.raises(NotFound, match="C-404"), filled.transaction() as tx:
+            tx.add_dunning(_dunning())
+            tx.add_dunning(_dunning(account=stranger))
+        assert list(filled.dunnings()) == []
+
+    def test_dunning_blocks_in_key_order(self, filled: Store) -> None:
+        blocks = [
+            DunningBlock(key="document:D00000002", reason="disputed", until=date(2026, 4, 1)),
+            DunningBlock(key="account:c9000001", reason="lower case"),
+            DunningBlock(key="account:C9000001", reason="insolvency proceedings"),
+        ]
+        assert filled.dunning_blocks() == []
+        with filled.transaction() as tx:
+            for block in blocks:
+                tx.put_dunning_block(block)
+        # In code point order, as Python sorts text: upper case first.
+        _assert_exact(filled.dunning_blocks(), [blocks[2], blocks[1], blocks[0]])
+        lifted = attrs.evolve(blocks[0], reason="settled", until=date(2026, 3, 1))
+        with filled.transaction() as tx:
+            tx.put_dunning_block(lifted)
+            tx.delete_dunning_block(blocks[1].key)
+        _assert_exact(filled.dunning_blocks(), [blocks[2], lifted])
+        for key in (blocks[1].key, "account:C-404"):
+            with pytest.raises(NotFound), filled.transaction() as tx:
+                tx.delete_dunning_block(key)
+        assert filled.dunning_blocks() == [blocks[2], lifted]
+
+    def test_reads_in_a_transaction_see_its_dunnings(self, filled: Store) -> None:
+        block = DunningBlock(key="account:C9000001", reason="disputed")
+        with filled.transaction() as tx:
+            kept = tx.add_dunning(_closed("DUN-1"))
+            draft = tx.add_dunning(_dunning("C0000001"))
+            assert draft.id is not None
+            assert tx.dunning(draft.id) == draft
+            assert list(tx.dunnings()) == [kept, draft]
+            assert list(tx.dunnings(account_id="C0000001")) == [draft]
+            closed = attrs.evolve(draft, status=DunningStatus.CLOSED, number="DUN-2")
+            tx.replace_dunning(closed)
+            assert tx.dunning(draft.id) == closed
+            assert list(tx.dunnings(status=DunningStatus.CLOSED)) == [kept, closed]
+            assert list(tx.dunnings(status=DunningStatus.DRAFT)) == []
+            tx.delete_dunning(kept.id or "")
+            assert list(tx.dunnings()) == [closed]
+            tx.put_dunning_block(block)
+            assert tx.dunning_blocks() == [block]
+        assert list(filled.dunnings()) == [closed]
+        assert filled.dunning_blocks() == [block]
+        with filled.transaction() as tx:
+            tx.delete_dunning_block(block.key)
+            assert tx.dunning_blocks() == []
+        assert filled.dunning_blocks() == []
+
+    def test_a_failed_transaction_writes_no_dunnings(self, filled: Store) -> None:
+        block = DunningBlock(key="account:C9000001", reason="disputed")
+        with filled.transaction() as tx:
+            first, second = tx.add_dunning(_dunning()), tx.add_dunning(_dunning("C0000001"))
+            tx.put_dunning_block(block)
+        before = _snapshot(filled)
+        with pytest.raises(_Boom), filled.transaction() as tx:
+            tx.add_dunning(_closed("DUN-9"))
+            tx.replace_dunning(attrs.evolve(first, status=DunningStatus.CLOSED, number="DUN-1"))
+            tx.delete_dunning(second.id or "")
+            tx.put_dunning_block(attrs.evolve(block, reason="changed"))
+            tx.put_dunning_block(DunningBlock(key="document:D00000001", reason="new"))
+            raise _Boom
+        assert _snapshot(filled) == before
+        with pytest.raises(_Boom), filled.transaction() as tx:
+            tx.delete_dunning_block(block.key)
+            raise _Boom
+        assert filled.dunning_blocks() == [block]
+        with filled.transaction() as tx:
+            third = tx.add_dunning(_dunning())
+        assert third.id not in (first.id, second.id)
+        assert list(filled.dunnings()) == [first, second, third]
 
     # --- billing end to end --------------------------------------------------------------
 

@@ -3,9 +3,9 @@
 Built on SQLAlchemy Core. A transaction is a database transaction: it commits when the
 block ends normally and rolls back when it raises. On SQLite a writing transaction
 starts with ``BEGIN IMMEDIATE`` (the database's write lock), so concurrent writers
-queue instead of failing half-way; on PostgreSQL, the rows of documents read inside a
-transaction and the number counters it advances are locked until it ends, so two
-processes finalizing at once draw gapless, unique numbers.
+queue instead of failing half-way; on PostgreSQL, the rows of documents and dunnings
+read inside a transaction and the number counters it advances are locked until it ends,
+so two processes finalizing at once draw gapless, unique numbers.
 
 Usage records are stored by the million and totalled where they are: ``usage_totals``
 groups and adds them up in the database (quantities are integers of 10⁻⁶ units there, so
@@ -376,7 +376,7 @@ class _Reads:
 
     def dunning_blocks(self) -> list[DunningBlock]:
         # Sorted here, in code point order as Python sorts, whatever the database collation.
-        rows = sorted(self.conn.execute(sql.select_dunning_blocks).tuples())
+        rows = sorted(self.conn.execute(sql.select_dunning_blocks).all())
         return [codec.loads(body, DunningBlock) for _, body in rows]
 
 
