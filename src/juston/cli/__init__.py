@@ -819,8 +819,10 @@ def render_command(
 
 
 # Commands in modules of their own use the helpers above, so they are imported last.
+from .dunning import dunning  # noqa: E402
 from .payments import payments  # noqa: E402
 from .statement import statement_command  # noqa: E402
 
 main.add_command(statement_command)
 main.add_command(payments)
+main.add_command(dunning)
