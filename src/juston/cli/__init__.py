@@ -150,6 +150,22 @@ def _iso_date(ctx: click.Context, param: click.Parameter, value: str | None) -> 
         raise click.BadParameter(f"{value!r} is not a date like 2026-01-01") from None
 
 
+def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
+    """:func:`_iso_date` for dates a document is about: a bad one is one line of error,
+    not a usage text."""
+    try:
+        return _iso_date(ctx, param, value)
+    except click.BadParameter as exc:
+        raise CliError(f"{param.opts[0]}: {exc.message}") from None
+
+
+def _write_file(target: Path, content: bytes) -> None:
+    try:
+        target.write_bytes(content)
+    except OSError as exc:
+        raise CliError(f"cannot write {target}: {exc.strerror or exc}") from exc
+
+
 def _db_option(default: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return click.option(
         "--db",

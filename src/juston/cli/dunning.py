@@ -22,10 +22,8 @@ from ..errors import NotFound
 from ..model.dunning import Dunning, DunningStatus
 from ..render.dunning import FORMATS, render_dunning
 from ..storage.base import Reader
-from . import DEFAULT_DB, CliError, _db_option, _json_option, _open
+from . import DEFAULT_DB, CliError, _day, _db_option, _json_option, _open, _write_file
 from .render import amount_text, echo_json, fixed_column, output_console, plain, show, styled_table
-from .statement import _day  # a bad date is one line of error
-from .statement import _write as _write_file  # and so is a file that cannot be written
 
 __all__ = ["dunning"]
 

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from ..receivables.statements import Statement, statement, statement_run
 from ..render.statement import FORMATS, render_statement
-from . import DEFAULT_DB, CliError, _account, _db_option, _iso_date, _open
+from . import DEFAULT_DB, CliError, _account, _day, _db_option, _open, _write_file
 from .render import (
     amount_text,
     echo_json,
@@ -33,14 +33,6 @@ __all__ = ["statement_command"]
 
 # A run's summary table lists this many accounts; --json lists them all.
 _SHOWN = 50
-
-
-def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
-    # A statement's dates are what it is about: a bad one is one line of error, not a usage text.
-    try:
-        return _iso_date(ctx, param, value)
-    except click.BadParameter as exc:
-        raise CliError(f"{param.opts[0]}: {exc.message}") from None
 
 
 class _Row(NamedTuple):
@@ -77,13 +69,6 @@ class _Row(NamedTuple):
 def _file_name(made: Statement, suffix: str) -> str:
     name = f"statement-{made.account.id}-{made.start}-{made.end}"
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) + suffix
-
-
-def _write(target: Path, content: bytes) -> None:
-    try:
-        target.write_bytes(content)
-    except OSError as exc:
-        raise CliError(f"cannot write {target}: {exc.strerror or exc}") from exc
 
 
 def _print(rows: Sequence[_Row], headline: str) -> None:
@@ -179,7 +164,7 @@ def statement_command(
         target = output or Path(_file_name(made, suffix))
         if target.is_dir():
             target = target / _file_name(made, suffix)
-        _write(target, content)
+        _write_file(target, content)
         rows = [_Row.of(made, target)]
         headline = f"{made.account.id}: {target} ({len(content):,} bytes)"
     else:
@@ -190,7 +175,7 @@ def statement_command(
         with progress_bar(store.count_accounts(), "Statements") as progress:
             for made in statement_run(store, start=start, end=end, on=on, progress=progress):
                 target = directory / _file_name(made, suffix)
-                _write(target, render_statement(made, format_name, language=language))
+                _write_file(target, render_statement(made, format_name, language=language))
                 rows.append(_Row.of(made, target))
         count = f"{len(rows)} statement{'s' if len(rows) != 1 else ''}"
         headline = f"{count} for {start} to {end} written to {directory}."
