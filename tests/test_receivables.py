@@ -308,3 +308,40 @@ def test_the_docs_example_prints_the_figures_checked_by_hand():
         runpy.run_path(str(root / "docs" / "examples" / "receivables.py"))
     # py-moneyed puts a no-break space between sign and amount; the page has a plain one.
     assert out.getvalue().replace("\xa0", " ") == expected
+
+
+def test_a_few_entries_and_a_batch_are_matched_alike(store):
+    """Up to a few entries ask the store lazily; a batch reads everything once: both give
+    the same matches."""
+    from juston.receivables.matching import match
+    from juston.receivables.payments import FEW, StoreLookups, context
+
+    with store.transaction() as tx:
+        iban = juston.BankAccount(iban="DE89 3704 0044 0532 0130 00")
+        tx.put_account(attrs.evolve(tx.account(B), bank_account=iban))
+    first = issue(store, A, "100.00", on=JAN1)
+    paid = issue(store, A, "20.00", on=JAN1)
+    register_payment(store, entry("E0", "20.00", reference=paid.number))
+    issue(store, B, "77.00", on=JAN1)
+    entries = [
+        entry("E1", "10.00", reference=f"Rg. {first.number}"),
+        entry("E2", "10.00", reference=f"Rg. {first.number[:9]}\n{first.number[9:]}"),
+        entry("E3", "-20.00", reference=paid.number, return_reason="MD06"),
+        entry("E4", "5.00", reference=f"customer {A.lower()}"),
+        entry("E5", "5.00", payer_iban="DE89370400440532013000"),
+        entry("E6", "77.00", reference="thanks"),
+        entry("E7", "5.00", payer_name="nobody"),
+    ]
+    batch, lazy = context(store), StoreLookups(store)
+    matched = [match(e, lazy) for e in entries]
+    assert matched == [match(e, batch) for e in entries]
+    assert [m if isinstance(m, str) else m.reason for m in matched] == [
+        f"document number {first.number!r} in the reference",
+        f"document number {first.number!r} in the reference",
+        f"document number {paid.number!r} in the reference",
+        f"rule 'account number' found {A.lower()!r}",
+        "rule 'payer IBAN' found 'DE89370400440532013000'",
+        "the only open amount equal to it",
+        "no document number, rule, amount or payer name matched",
+    ]
+    assert FEW < 100  # a bank statement of 100 entries takes the batch path

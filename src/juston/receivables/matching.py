@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import attrs
 
@@ -35,7 +35,7 @@ from ..model.mandates import Mandate
 from ..model.parties import Account
 from ..model.receivables import OpenAmount, PaymentEntry
 
-__all__ = ["DEFAULT_RULES", "Match", "MatchContext", "MatchRule", "match"]
+__all__ = ["DEFAULT_RULES", "Lookups", "Match", "MatchContext", "MatchRule", "lookup", "match"]
 
 Field = Literal["reference", "payer_iban", "payer_name", "mandate_reference"]
 Target = Literal["document", "account", "iban", "mandate"]
@@ -95,24 +95,55 @@ class Match:
     reason: str
 
 
-def _compact_iban(value: str) -> str:
+def compact_iban(value: str) -> str:
     return "".join(value.split()).upper()
+
+
+class Lookups(Protocol):
+    """What matching asks about the store; :class:`MatchContext` answers from values held
+    in memory, the shell's lazy version by asking the store only what an entry needs."""
+
+    def open_number(self, number: str) -> OpenAmount | None:
+        """The open document with this number."""
+        ...
+
+    def any_number(self, number: str) -> OpenAmount | None:
+        """Any finalized document with this number, open or not (money going out, a
+        returned payment, names a document that is paid)."""
+        ...
+
+    def account_id(self, value: str) -> str | None:
+        """The account whose id this is (also case-folded)."""
+        ...
+
+    def iban_owners(self, iban: str) -> frozenset[str]:
+        """The accounts paying from this IBAN (their bank account or a mandate)."""
+        ...
+
+    def mandate_owner(self, reference: str) -> str | None:
+        """The account of this mandate."""
+        ...
+
+    def open_documents(self) -> Sequence[OpenAmount]:
+        """Every open document."""
+        ...
+
+    def named(self, name: str) -> frozenset[str]:
+        """The accounts with this name (case-folded)."""
+        ...
 
 
 @attrs.frozen
 class MatchContext:
-    """What entries are matched against: the open documents and the accounts."""
+    """The :class:`Lookups` of a batch, held in memory: the open documents and accounts."""
 
     open_by_number: Mapping[str, OpenAmount]
-    open_documents: Sequence[OpenAmount]
+    opens: Sequence[OpenAmount]
     accounts: Mapping[str, str]  # id → id (exact and case-folded ids)
     by_iban: Mapping[str, frozenset[str]]
     by_mandate: Mapping[str, str]
     by_name: Mapping[str, frozenset[str]]
-    number_lengths: frozenset[int] = frozenset()
-    #: Finds any finalized document by number, open or not: money going out (a returned
-    #: payment) names a document that is paid.
-    any_number: Callable[[str], OpenAmount | None] = lambda number: None
+    finder: Callable[[str], OpenAmount | None] = lambda number: None
 
     @classmethod
     def build(
@@ -130,68 +161,84 @@ class MatchContext:
             ids[account.id] = ids[account.id.casefold()] = account.id
             by_name.setdefault(account.name.casefold(), set()).add(account.id)
             if account.bank_account is not None:
-                by_iban.setdefault(_compact_iban(account.bank_account.iban), set()).add(account.id)
+                by_iban.setdefault(compact_iban(account.bank_account.iban), set()).add(account.id)
         by_mandate = {}
         for mandate in mandates:
             by_mandate[mandate.reference] = mandate.account_id
             by_iban.setdefault(mandate.iban, set()).add(mandate.account_id)
         return cls(
             open_by_number={o.number: o for o in opens if o.number},
-            open_documents=opens,
+            opens=opens,
             accounts=ids,
             by_iban={k: frozenset(v) for k, v in by_iban.items()},
             by_mandate=by_mandate,
             by_name={k: frozenset(v) for k, v in by_name.items()},
-            number_lengths=frozenset(len(o.number) for o in opens if o.number),
-            any_number=any_number or (lambda number: None),
+            finder=any_number or (lambda number: None),
         )
 
-    def lookup(self, target: Target, value: str) -> tuple[str, tuple[str, ...]] | None:
-        """The (account, documents) that *value* names as a *target*, if exactly one."""
-        if target == "document":
-            found = self.open_by_number.get(value)
-            return (found.account_id, (found.document_id,)) if found else None
-        if target == "account":
-            account_id = self.accounts.get(value) or self.accounts.get(value.casefold())
-            return (account_id, ()) if account_id else None
-        if target == "mandate":
-            account_id = self.by_mandate.get(value)
-            return (account_id, ()) if account_id else None
-        owners = self.by_iban.get(_compact_iban(value), frozenset())
-        return (next(iter(owners)), ()) if len(owners) == 1 else None
+    def open_number(self, number: str) -> OpenAmount | None:
+        return self.open_by_number.get(number)
+
+    def any_number(self, number: str) -> OpenAmount | None:
+        return self.finder(number)
+
+    def account_id(self, value: str) -> str | None:
+        return self.accounts.get(value) or self.accounts.get(value.casefold())
+
+    def iban_owners(self, iban: str) -> frozenset[str]:
+        return self.by_iban.get(compact_iban(iban), frozenset())
+
+    def mandate_owner(self, reference: str) -> str | None:
+        return self.by_mandate.get(reference)
+
+    def open_documents(self) -> Sequence[OpenAmount]:
+        return self.opens
+
+    def named(self, name: str) -> frozenset[str]:
+        return self.by_name.get(name.casefold(), frozenset())
 
 
-def _wrapped(text: str, context: MatchContext) -> Iterable[str]:
-    """Open document numbers inside *text* with its spaces and line breaks removed (banks
-    wrap long references), where digits do not run on before or after the number."""
-    compact = "".join(text.split())
-    for length in context.number_lengths:
-        for start in range(len(compact) - length + 1):
-            candidate = compact[start : start + length]
-            if candidate in context.open_by_number:
-                before = compact[start - 1 : start]
-                after = compact[start + length : start + length + 1]
-                if not (before.isdigit() and candidate[0].isdigit()) and not (
-                    after.isdigit() and candidate[-1].isdigit()
-                ):
-                    yield candidate
+def lookup(lookups: Lookups, target: Target, value: str) -> tuple[str, tuple[str, ...]] | None:
+    """The (account, documents) that *value* names as a *target*, if exactly one."""
+    if target == "document":
+        found = lookups.open_number(value)
+        return (found.account_id, (found.document_id,)) if found else None
+    if target == "account":
+        account_id = lookups.account_id(value)
+    elif target == "mandate":
+        account_id = lookups.mandate_owner(value)
+    else:
+        owners = lookups.iban_owners(value)
+        account_id = next(iter(owners)) if len(owners) == 1 else None
+    return (account_id, ()) if account_id else None
 
 
-def _numbers(entry: PaymentEntry, context: MatchContext) -> list[OpenAmount]:
-    tokens = _TOKEN.findall(entry.reference) + _TOKEN.findall(entry.end_to_end_id or "")
-    tokens += _wrapped(entry.reference, context)
+def _tokens(text: str) -> list[str]:
+    """The words of *text* that can be numbers, and each word joined with the next one or
+    two: banks wrap long references, splitting a number over two lines."""
+    words = text.split()
+    found = _TOKEN.findall(text)
+    for n in range(len(words)):
+        for width in (2, 3):
+            if n + width <= len(words):
+                found += _TOKEN.findall("".join(words[n : n + width]))
+    return found
+
+
+def _numbers(entry: PaymentEntry, lookups: Lookups) -> list[OpenAmount]:
+    tokens = _tokens(entry.reference) + _TOKEN.findall(entry.end_to_end_id or "")
     found: dict[str, OpenAmount] = {}
-    for token in tokens:
-        document = context.open_by_number.get(token)
+    for token in dict.fromkeys(tokens):
+        document = lookups.open_number(token)
         if document is None and entry.amount.amount < 0:
-            document = context.any_number(token)
+            document = lookups.any_number(token)
         if document is not None and document.amount.currency == entry.amount.currency:
             found.setdefault(document.document_id, document)
     return list(found.values())
 
 
 def match(
-    entry: PaymentEntry, context: MatchContext, rules: Sequence[MatchRule] = DEFAULT_RULES
+    entry: PaymentEntry, context: Lookups, rules: Sequence[MatchRule] = DEFAULT_RULES
 ) -> Match | str:
     """The :class:`Match` for *entry*, or the reason (a string) why there is none."""
     numbered = _numbers(entry, context)
@@ -208,13 +255,13 @@ def match(
         )
     for rule in rules:
         for value in rule.values(entry):
-            found = context.lookup(rule.target, value)
+            found = lookup(context, rule.target, value)
             if found is not None:
                 account_id, documents = found
                 return Match(account_id, documents, f"rule {rule.name!r} found {value!r}")
     if entry.amount.amount > 0:
         same = [
-            d for d in context.open_documents if d.amount == entry.amount and d.amount.amount > 0
+            d for d in context.open_documents() if d.amount == entry.amount and d.amount.amount > 0
         ]
         if len(same) == 1:
             return Match(
@@ -222,7 +269,7 @@ def match(
             )
         if len(same) > 1:
             return f"no number or rule matched, and {len(same)} open documents have this amount"
-    named = context.by_name.get((entry.payer_name or "").casefold(), frozenset())
+    named = context.named(entry.payer_name or "")
     if len(named) == 1:
         return Match(next(iter(named)), (), f"payer name {entry.payer_name!r}")
     return "no document number, rule, amount or payer name matched"

@@ -26,11 +26,12 @@ from collections.abc import Iterable, Sequence
 import attrs
 from moneyed import Money
 
-from ..errors import JustonError, StateError, ValidationError
+from ..errors import JustonError, NotFound, StateError, ValidationError
+from ..model.documents import Invoice
 from ..model.receivables import Balance, BalanceType, EntryStatus, OpenAmount, PaymentEntry
-from ..storage.base import Store, Transaction
-from .ledger import oldest_first
-from .matching import DEFAULT_RULES, Match, MatchContext, MatchRule, match
+from ..storage.base import Reader, Store, Transaction
+from .ledger import oldest_first, open_amounts
+from .matching import DEFAULT_RULES, Lookups, Match, MatchContext, MatchRule, match
 from .movements import book_chargeback, book_payout
 
 __all__ = [
@@ -70,21 +71,79 @@ class Registered:
         )
 
 
-def context(tx: Transaction) -> MatchContext:
-    """The match context of everything the store holds."""
+def _numbered(reader: Reader, number: str) -> Invoice | None:
+    for document in reader.documents(number=number):
+        if document.id is not None and not document.is_draft:
+            return document
+    return None
+
+
+def _any_number(reader: Reader, number: str) -> OpenAmount | None:
+    document = _numbered(reader, number)
+    if document is None or document.id is None:
+        return None
+    zero = document.total - document.total
+    return OpenAmount(document.id, document.account_id, zero, document.invoice_date, number)
+
+
+def context(tx: Reader) -> MatchContext:
+    """The match context of everything the store holds, for a batch of entries."""
     accounts = list(tx.accounts())
     mandates = [m for a in accounts for m in tx.mandates(a.id)]
+    return MatchContext.build(
+        tx.open_documents(), accounts, mandates, lambda number: _any_number(tx, number)
+    )
 
-    def any_number(number: str) -> OpenAmount | None:
-        for document in tx.documents(number=number):
-            if document.id is not None and not document.is_draft:
-                zero = document.total - document.total
-                return OpenAmount(
-                    document.id, document.account_id, zero, document.invoice_date, number
-                )
+
+class StoreLookups:
+    """:class:`~juston.receivables.matching.Lookups` that ask the store only what an
+    entry needs: a few entries are matched without reading every account and open
+    document (what a batch does once, with :func:`context`)."""
+
+    def __init__(self, reader: Reader) -> None:
+        self._reader = reader
+        self._everything: MatchContext | None = None
+
+    def _all(self) -> MatchContext:
+        if self._everything is None:
+            self._everything = context(self._reader)
+        return self._everything
+
+    def open_number(self, number: str) -> OpenAmount | None:
+        document = _numbered(self._reader, number)
+        if document is None or document.id is None:
+            return None
+        balances = self._reader.balances(document_id=document.id)
+        opens = open_amounts(balances)
+        return opens[0] if opens else None
+
+    def any_number(self, number: str) -> OpenAmount | None:
+        return _any_number(self._reader, number)
+
+    def account_id(self, value: str) -> str | None:
+        for candidate in dict.fromkeys((value, value.upper())):
+            try:
+                return self._reader.account(candidate).id
+            except NotFound:
+                continue
         return None
 
-    return MatchContext.build(tx.open_documents(), accounts, mandates, any_number)
+    def iban_owners(self, iban: str) -> frozenset[str]:
+        return self._all().iban_owners(iban)
+
+    def mandate_owner(self, reference: str) -> str | None:
+        return self._all().mandate_owner(reference)
+
+    def open_documents(self) -> Sequence[OpenAmount]:
+        return self._all().open_documents()
+
+    def named(self, name: str) -> frozenset[str]:
+        return self._all().named(name)
+
+
+#: Up to this many entries are matched by asking the store entry by entry; more share one
+#: context of everything (a bank statement).
+FEW = 20
 
 
 def receive(
@@ -127,7 +186,7 @@ def _stored(tx: Transaction, entry_id: str) -> bool:
 def _match_all(
     tx: Transaction, entries: list[PaymentEntry], rules: Sequence[MatchRule]
 ) -> list[PaymentEntry]:
-    found = context(tx)
+    found: Lookups = StoreLookups(tx) if len(entries) <= FEW else context(tx)
     done = []
     for entry in entries:
         result = match(entry, found, rules)

@@ -11,7 +11,7 @@ only when the block ends without an exception.
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -51,6 +51,7 @@ class _State:
         self.subscriptions: dict[str, dict[str, Subscription]] = {}
         self.documents: dict[str, Invoice] = {}
         self.by_account: dict[str, dict[str, None]] = {}
+        self.by_number: dict[str, str] = {}
         self.counters: dict[str, int] = {}
         self.next_id = 0
         self.usage: dict[str, StoredUsage] = {}
@@ -136,7 +137,12 @@ class _Reads:
         run_id: str | None = None,
         number: str | None = None,
     ) -> Iterator[Invoice]:
-        ids = self._all_doc_ids() if account_id is None else self._account_doc_ids(account_id)
+        if number is not None:
+            ids: Iterable[str] = self._numbered(number)
+        elif account_id is None:
+            ids = self._all_doc_ids()
+        else:
+            ids = self._account_doc_ids(account_id)
         for document_id in ids:
             document = self._doc(document_id)
             if document is None:
@@ -145,9 +151,16 @@ class _Reads:
                 continue
             if run_id is not None and document.run_id != run_id:
                 continue
+            if account_id is not None and document.account_id != account_id:
+                continue
             if number is not None and document.number != number:
                 continue
             yield document
+
+    def _numbered(self, number: str) -> list[str]:
+        # Numbers are unique: matching payments looks documents up by them one by one.
+        found = self._state.by_number.get(number)
+        return [] if found is None else [found]
 
     def _usage_rows(self, account_id: str, subscription: str, item_id: str) -> list[StoredUsage]:
         return self._state.usage_by_item.get((account_id, subscription, item_id), [])
@@ -329,6 +342,12 @@ class _MemoryTransaction(_Reads):
     def _all_doc_ids(self) -> Iterator[str]:
         yield from self._state.documents
         yield from (k for k in self._documents if k not in self._state.documents)
+
+    def _numbered(self, number: str) -> list[str]:
+        pending = [
+            k for k, d in self._documents.items() if d is not _DELETED and d.number == number
+        ]
+        return pending + [k for k in super()._numbered(number) if k not in self._documents]
 
     def company(self) -> Company:
         return self._company or super().company()
@@ -540,9 +559,13 @@ class _MemoryTransaction(_Reads):
                 old = state.documents.pop(document_id, None)
                 if old is not None:
                     state.by_account.get(old.account_id, {}).pop(document_id, None)
+                    if old.number is not None:
+                        state.by_number.pop(old.number, None)
             else:
                 state.documents[document_id] = document
                 state.by_account.setdefault(document.account_id, {})[document_id] = None
+                if document.number is not None:
+                    state.by_number[document.number] = document_id
         state.counters.update(self._counters)
         state.next_id = self._next_id
         for record_id, row in self._usage.items():
