@@ -112,7 +112,7 @@ def test_finalize_numbers_books_and_writes_notices(db, tmp_path: Path) -> None:
     ]  # fmt: skip
     assert sorted(p.name for p in out.iterdir()) == ["DUN-2026-00002.html", "DUN-2026-00003.html"]
     german = (out / "DUN-2026-00002.html").read_text(encoding="utf-8").replace("\xa0", " ")
-    assert "2. Mahnung" in german and "Mahngebühr" in german and "124,00 €" in german
+    assert "1. Mahnung" in german and "Mahngebühr" in german and "124,00 €" in german
     english = (out / "DUN-2026-00003.html").read_text(encoding="utf-8")
     assert "Payment reminder" in english and "€238.00" in english
     # The fee is booked on A's invoice: it is open with 124.00 now.

@@ -408,10 +408,10 @@ def dunning_context(documents: list[Invoice]) -> dict[str, object]:
     ("level", "language", "title", "wording"),
     [
         (1, "en", "Payment reminder", "may simply have been overlooked"),
-        (2, "en", "Second reminder", "despite our reminder"),
+        (2, "en", "First notice", "despite our reminder"),
         (3, "en", "Final demand", "hand the matter over for collection"),
         (1, "de", "Zahlungserinnerung", "sicher haben Sie es nur übersehen"),
-        (2, "de", "2. Mahnung", "trotz unserer Zahlungserinnerung"),
+        (2, "de", "1. Mahnung", "trotz unserer Zahlungserinnerung"),
         (3, "de", "Letzte Mahnung", "Inkassounternehmen"),
     ],
 )
