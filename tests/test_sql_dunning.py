@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
 import attrs
 import orjson
@@ -41,13 +40,10 @@ from juston.testing.conformance import copy_master_data, fingerprint
 from juston.testing.receivables import issue
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    """A SQL store with three accounts (a file, so it can be opened again)."""
-    if request.param == "sqlite":
-        opened = SqlStore.open(f"sqlite:///{tmp_path}/juston.db")
-    else:
-        opened = SqlStore.open(request.getfixturevalue("juston_postgres_database"))
+@pytest.fixture
+def store(url: str) -> Iterator[SqlStore]:
+    """A SQL store with three accounts."""
+    opened = SqlStore.open(url)
     copy_master_data(sample_store(accounts=3), opened)
     yield opened
     opened.close()

@@ -45,13 +45,10 @@ from juston.testing import sample_company, sample_store
 from juston.testing.conformance import copy_master_data, fingerprint
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    """A SQL store with six accounts (a file, so it can be opened again)."""
-    if request.param == "sqlite":
-        opened = SqlStore.open(f"sqlite:///{tmp_path}/juston.db")
-    else:
-        opened = SqlStore.open(request.getfixturevalue("juston_postgres_database"))
+@pytest.fixture
+def store(url: str) -> Iterator[SqlStore]:
+    """A SQL store with six accounts."""
+    opened = SqlStore.open(url)
     copy_master_data(sample_store(accounts=6), opened)
     yield opened
     opened.close()

@@ -43,15 +43,6 @@ from juston.testing.postgres import drop_database, with_database
 from juston.usage.aggregate import aggregate
 from strategies import subscriptions
 
-BACKENDS = ["sqlite", "postgresql"]
-
-
-@pytest.fixture(params=BACKENDS)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/juston.db"
-    return str(request.getfixturevalue("juston_postgres_database"))
-
 
 def copy_sample(store: Any, accounts: int = 6) -> None:
     copy_master_data(sample_store(accounts=accounts), store)

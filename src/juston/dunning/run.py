@@ -155,8 +155,14 @@ def _candidates(
     return found, credits
 
 
-def _decide(tx: Reader, account_id: str, as_of: date, config: DunningConfig) -> Dunning | None:
-    candidates, credits = _candidates(tx, account_id, as_of, tx.dunning_blocks())
+def _decide(
+    tx: Reader,
+    account_id: str,
+    as_of: date,
+    config: DunningConfig,
+    blocks: Sequence[DunningBlock],
+) -> Dunning | None:
+    candidates, credits = _candidates(tx, account_id, as_of, blocks)
     return decide(tx.account(account_id), tx.company(), candidates, credits, config, as_of)
 
 
@@ -177,11 +183,12 @@ def dunning_run(
     created, refreshed, unchanged, removed = [], [], [], []
     with store.transaction() as tx:
         drafts = {d.account_id: d for d in tx.dunnings(status=DunningStatus.DRAFT)}
+        blocks = tx.dunning_blocks()
         owing = {o.account_id for o in tx.open_documents(accounts) if o.amount.amount > 0}
         for account_id in sorted(owing | set(drafts)):
             if accounts is not None and account_id not in accounts:
                 continue
-            new = _decide(tx, account_id, as_of, config)
+            new = _decide(tx, account_id, as_of, config, blocks)
             old = drafts.get(account_id)
             if new is None:
                 if old is not None and old.id is not None:
@@ -263,11 +270,12 @@ def finalize_dunnings(
             drafts = list(tx.dunnings(status=DunningStatus.DRAFT))
         else:
             drafts = [tx.dunning(i) for i in _ids(dunnings)]
+        blocks = tx.dunning_blocks()
         for draft in drafts:
             if draft.status is not DunningStatus.DRAFT:
                 raise StateError(f"dunning {draft.number}: is {draft.status.value}, not a draft")
             assert draft.id is not None
-            fresh = _decide(tx, draft.account_id, draft.dunning_date, config)
+            fresh = _decide(tx, draft.account_id, draft.dunning_date, config, blocks)
             if fresh is None:
                 tx.delete_dunning(draft.id)
                 continue

@@ -21,7 +21,7 @@ from ..money import ZERO
 from ..storage.base import Transaction
 from .ledger import free_by_type, open_amounts
 
-__all__ = ["book_cancellation", "book_finalized", "move", "new_id"]
+__all__ = ["book_cancellation", "book_finalized", "move", "new_id", "on_document"]
 
 #: The order in which money on the account is consumed by a new invoice.
 FREE_ORDER = (
@@ -214,7 +214,16 @@ def book_cancellation(tx: Transaction, original: Invoice, mirror: Invoice, on: d
         if not amount or kind in (BalanceType.INVOICE, BalanceType.CLEARING):
             continue
         if kind is BalanceType.WRITE_OFF:
-            added += _single(f"{stem}:write_off", original, kind, -amount, on, "write-off reversed")
+            added.append(
+                on_document(
+                    f"{stem}:write_off:{original.id}",
+                    original,
+                    kind,
+                    Money(-amount, code),
+                    on,
+                    note="write-off reversed",
+                )
+            )
         else:
             added += move(
                 f"{stem}:{kind.value}",
@@ -229,23 +238,34 @@ def book_cancellation(tx: Transaction, original: Invoice, mirror: Invoice, on: d
                 note=f"moved to the account by cancellation {mirror.number}",
             )
     clearing = sums.get(BalanceType.INVOICE, ZERO) + sums.get(BalanceType.CLEARING, ZERO)
-    added += _single(f"{stem}:clearing", original, BalanceType.CLEARING, -clearing, on, None)
-    added += _single(f"{stem}:clearing", mirror, BalanceType.CLEARING, clearing, on, None)
+    for document, amount in ((original, -clearing), (mirror, clearing)):
+        added.append(
+            on_document(
+                f"{stem}:clearing:{document.id}",
+                document,
+                BalanceType.CLEARING,
+                Money(amount, code),
+                on,
+            )
+        )
     tx.add_balances(added)
 
 
-def _single(
-    stem: str, document: Invoice, kind: BalanceType, amount: Decimal, on: date, note: str | None
-) -> list[Balance]:
-    assert document.id is not None
-    return [
-        Balance(
-            id=f"{stem}:{document.id}",
-            account_id=document.account_id,
-            document_id=document.id,
-            type=kind,
-            amount=Money(amount, document.currency),
-            date=on,
-            note=note,
-        )
-    ]
+def on_document(
+    balance_id: str,
+    document: Invoice,
+    kind: BalanceType,
+    amount: Money,
+    on: date,
+    **extra: str | None,
+) -> Balance:
+    """One balance of *kind* on *document* (extra fields: ``cause``, ``note``)."""
+    return Balance(
+        id=balance_id,
+        account_id=document.account_id,
+        document_id=document.id,
+        type=kind,
+        amount=amount,
+        date=on,
+        **extra,
+    )

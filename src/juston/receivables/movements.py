@@ -27,8 +27,15 @@ from ..model.receivables import Balance, BalanceType
 from ..model.status import DocumentKind, DocumentStatus
 from ..money import ZERO
 from ..storage.base import Reader, Store, Transaction
-from .booking import new_id, settlement
-from .ledger import PaymentState, account_balance, free_amount, paid_amount, payment_state
+from .booking import new_id, on_document, settlement
+from .ledger import (
+    PaymentState,
+    account_balance,
+    free_amount,
+    open_amounts,
+    paid_amount,
+    payment_state,
+)
 
 __all__ = [
     "OpenItem",
@@ -78,20 +85,6 @@ def _amount(value: Money | None, currency: object, name: str = "amount") -> Mone
     return value
 
 
-def _single(
-    stem: str, document: Invoice, kind: BalanceType, amount: Money, on: date, **extra: str | None
-) -> Balance:
-    return Balance(
-        id=stem,
-        account_id=document.account_id,
-        document_id=document.id,
-        type=kind,
-        amount=amount,
-        date=on,
-        **extra,
-    )
-
-
 def document_state(
     reader: Reader, document: Invoice | str, as_of: date | None = None
 ) -> PaymentState:
@@ -129,18 +122,10 @@ class OpenItem:
 def open_items(reader: Reader, account_id: str, as_of: date) -> list[OpenItem]:
     """The account's documents with an open amount on *as_of*, oldest due first."""
     balances = [b for b in reader.balances(account_id=account_id) if b.date <= as_of]
-    sums: dict[str, Money] = {}
-    for balance in balances:
-        if balance.document_id is not None:
-            previous = sums.get(balance.document_id)
-            sums[balance.document_id] = (
-                balance.amount if previous is None else previous + balance.amount
-            )
     items = []
-    for document_id, amount in sums.items():
-        if amount.amount:
-            document = reader.document(document_id)
-            items.append(OpenItem(document, amount, max(0, (as_of - document.due_date).days)))
+    for item in open_amounts(balances):
+        document = reader.document(item.document_id)
+        items.append(OpenItem(document, item.amount, max(0, (as_of - document.due_date).days)))
     items.sort(
         key=lambda i: (i.document.due_date, i.document.invoice_date, i.document.number or "")
     )
@@ -166,9 +151,7 @@ def settle(
         if left.get(_id(doc), ZERO) >= 0:
             raise StateError(f"document {doc.number}: has no open credit to settle")
         if invoices is None:
-            targets = [
-                o.document_id for o in tx.open_documents([doc.account_id]) if o.amount.amount > 0
-            ]
+            targets = [document_id for document_id, amount in left.items() if amount > 0]
         else:
             targets = [_id(_document(tx, i)) if not isinstance(i, str) else i for i in invoices]
         added: list[Balance] = []
@@ -221,7 +204,9 @@ def _write_off(
     value = _amount(amount, doc.currency) or open_
     if value > open_:
         raise ValidationError("amount", value, f"exceeds the open amount {open_}")
-    balance = _single(new_id(tx, "write_off"), doc, BalanceType.WRITE_OFF, -value, on, note=reason)
+    balance = on_document(
+        new_id(tx, "write_off"), doc, BalanceType.WRITE_OFF, -value, on, note=reason
+    )
     tx.add_balances([balance])
     return balance
 
@@ -291,11 +276,13 @@ def book_chargeback(
     if value > paid:
         raise ValidationError("amount", value, f"exceeds what was paid on {doc.number} ({paid})")
     stem = stem or new_id(tx, "chargeback")
-    added = [_single(stem, doc, BalanceType.CHARGEBACK, value, on, cause=reference)]
+    added = [on_document(stem, doc, BalanceType.CHARGEBACK, value, on, cause=reference)]
     fee_value = _amount(fee, doc.currency, "fee")
     if fee_value is not None:
         added.append(
-            _single(f"{stem}:fee", doc, BalanceType.CHARGEBACK_FEE, fee_value, on, cause=reference)
+            on_document(
+                f"{stem}:fee", doc, BalanceType.CHARGEBACK_FEE, fee_value, on, cause=reference
+            )
         )
     tx.add_balances(added)
     return added
@@ -339,7 +326,7 @@ def book_refund(
         raise ValidationError(
             "amount", value, f"exceeds what can be refunded on {doc.number} ({limit})"
         )
-    balance = _single(
+    balance = on_document(
         stem or new_id(tx, "refund"), doc, BalanceType.REFUND, value, on, cause=reference
     )
     tx.add_balances([balance])

@@ -24,14 +24,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..model.dunning import Dunning, DunningDetail, DunningStatus
+from ..payments.passive import SEPA_DIRECT_DEBIT
 from .statement import FORMATS, render_letter
 from .templates import Templates
 
 __all__ = ["FORMATS", "dunning_context", "render_dunning"]
-
-#: The payment method of accounts whose notices say the amount is collected.
-DIRECT_DEBIT = "sepa_direct_debit"
-
 
 def _document(detail: DunningDetail) -> dict[str, object]:
     return {
@@ -64,7 +61,7 @@ def dunning_context(dunning: Dunning) -> dict[str, Any]:
         "credits": dunning.credits,
         "total": dunning.total,
         "pay_by": dunning.due_date,
-        "direct_debit": dunning.account.payment_method == DIRECT_DEBIT,
+        "direct_debit": dunning.account.payment_method == SEPA_DIRECT_DEBIT.name,
     }
 
 
