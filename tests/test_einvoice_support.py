@@ -175,7 +175,7 @@ def draft_line(description: str, quantity: str, price: str, category="S", rate="
     discount = D(kw.pop("discount", "0.00"))
     amount = D(net) if net is not None else D(quantity) * D(price) - discount
     vat = kw.pop("vat", None) or TaxResult(rate=D(rate), category=category, rule="test")
-    return Line(
+    return Line.build(
         description=description,
         period=kw.pop("period", None),
         quantity=D(quantity),

@@ -467,8 +467,8 @@ def test_item_shape_is_every_field_but_the_identity():
     import attrs
 
     item = Item(id="a", product=SEATS, price=PerUnit(money("12.50", "EUR")))
-    names = [f.name for f in attrs.fields(Item) if f.name not in ("id", "order_number")]
-    assert item.shape == tuple(getattr(item, name) for name in names)
+    names = [f.name for f in attrs.fields(Item) if f.init and f.name not in ("id", "order_number")]
+    assert item.shape.fields == tuple(getattr(item, name) for name in names)
 
 
 def test_a_run_that_keeps_no_documents_still_counts_and_totals_them():
@@ -500,3 +500,96 @@ def test_finalize_refuses_a_document_listed_twice_and_numbers_nothing():
         "INV-2026-00001",
         "INV-2026-00002",
     ]
+
+
+# --------------------------------------------------------------------------------------
+# Shared line contents
+# --------------------------------------------------------------------------------------
+
+
+def _abroad(account: Account, country: str, postcode: str, city: str) -> Account:
+    import attrs
+
+    address = Address(street="Hauptplatz 1", postcode=postcode, city=city, country=country)
+    return attrs.evolve(account, billing_address=address, vat_id="ATU13585627")
+
+
+def test_alike_lines_share_one_content_and_keep_their_own_identity():
+    store = make_store(sub("A", [seats()]), sub("B", [seats()]))
+    a, b = invoice_run(store, date(2026, 1, 1)).documents
+    (line_a,), (line_b,) = a.lines, b.lines
+    assert line_a.content is line_b.content  # one value for both documents
+    assert (line_a.subscription, line_b.subscription) == ("S-A", "S-B")
+    assert [t.subscription for t in line_b.terms] == ["S-B"]
+    assert line_b.source_key == "S-B/seats/2026-01-01"
+    # Sharing never shows: the stored document is the one an account billed alone gets.
+    alone = invoice_run(make_store(sub("B", [seats()])), date(2026, 1, 1)).documents[0]
+    assert _content(b) == _content(alone)
+
+
+def test_lines_are_shared_only_between_accounts_taxed_alike():
+    # A consumer in Germany (19 %) and a business in Austria (reverse charge) with the
+    # same item in one run: the Austrian must not get the German line.
+    store = make_store(sub("DE", [seats()]), sub("AT", [seats()]))
+    store.put_account(_abroad(store.account("AT"), "AT", "1010", "Wien"))
+    by_account = {d.account_id: d for d in invoice_run(store, date(2026, 1, 1)).documents}
+    assert by_account["DE"].lines[0].vat.rate == D(19)
+    assert (by_account["AT"].lines[0].vat.category, by_account["AT"].tax_total) == (
+        "AE",
+        eur("0.00"),
+    )
+
+
+class _ByAccount:
+    """A resolver whose decisions depend on the account id, and that cannot say so."""
+
+    def resolve(self, *, company, account, product, day):
+        from juston import TaxResult
+
+        rate = D(7) if account.id == "A" else D(19)
+        return TaxResult(rate=rate, category="S", rule=f"per account {account.id}")
+
+    def changes(self, *, company, account, product):
+        return ()
+
+
+def test_a_resolver_without_an_account_key_is_asked_for_every_account():
+    store = make_store(sub("A", [seats()]), sub("B", [seats()]))
+    a, b = invoice_run(store, date(2026, 1, 1), tax=_ByAccount()).documents
+    assert (a.lines[0].vat.rate, a.tax_total) == (D(7), eur("3.50"))
+    assert (b.lines[0].vat.rate, b.tax_total) == (D(19), eur("9.50"))
+
+
+def test_a_hand_made_line_refuses_terms_of_another_item():
+    from juston import Line, TaxResult, Term, ValidationError
+    from juston.pricing.models import Charge
+
+    term = Term(
+        "S-1",
+        "other",
+        date(2026, 1, 1),
+        date(2026, 1, 1),
+        date(2026, 2, 1),
+        1,
+        Charge(component="unit", quantity=D(1), unit_price=D(10), label="unit"),
+    )
+    with pytest.raises(ValidationError) as caught:
+        Line.build(
+            description="Seats",
+            period=None,
+            quantity=D(1),
+            unit_code="C62",
+            currency=eur("0").currency,
+            unit_price_amount=D(10),
+            billing_factor=D(1),
+            discount_amount=D(0),
+            net_amount=D(10),
+            tax_class="standard",
+            vat=TaxResult(rate=D(19), category="S", rule="test"),
+            tax_amount=D("1.90"),
+            explanation="",
+            subscription="S-1",
+            item_id="seats",
+            terms=[term],
+        )
+    assert caught.value.field == "terms"

@@ -264,7 +264,7 @@ def documents(draw, policy: TaxRounding):
         rate = draw(st.sampled_from(RATES[category]))
         net = D(draw(st.integers(-50_000, 200_000))) / 100
         lines.append(
-            Line(
+            Line.build(
                 description=f"line {n}",
                 period=None,
                 quantity=D(1),

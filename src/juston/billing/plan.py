@@ -35,7 +35,7 @@ from moneyed import Currency
 from ..errors import CurrencyMismatch, ValidationError
 from ..model.billables import Billable
 from ..model.catalog import Product
-from ..model.documents import DocumentStatus, Invoice, Line, Term
+from ..model.documents import DocumentStatus, Invoice, Line, LineContent, SummaryCache, Term
 from ..model.parties import Account, Company
 from ..model.subscriptions import Item, Subscription, SubscriptionStatus
 from ..model.terms import PaymentTerms
@@ -70,13 +70,18 @@ class _Memo:
     """Results of pure functions of values, shared by the accounts of one run.
 
     Most subscriptions are made from a small price book, so most items price alike: the
-    lines of an item are kept by everything they depend on but the item's id, and the
-    taxed figures of a priced line by its tax decision.
+    lines of an item are kept by everything they depend on but the item's id, the
+    content of a line by its priced figures and tax decision, what a document derives
+    from its lines by their contents, and due dates by payment terms.
     """
 
     def __init__(self) -> None:
         self.priced: dict[tuple[object, ...], list[Priced]] = {}
-        self.taxed: dict[tuple[Priced, TaxResult], tuple[Decimal, str]] = {}
+        self.contents: dict[tuple[object, ...], LineContent] = {}
+        self.items: dict[tuple[object, ...], list[LineContent]] = {}
+        self.tax_keys: dict[object, int] = {}
+        self.summaries: SummaryCache = {}
+        self.due_dates: dict[tuple[PaymentTerms, date], date] = {}
 
 
 @attrs.frozen(kw_only=True)
@@ -93,14 +98,11 @@ class RunOptions:
 
 
 class _Draft(NamedTuple):
-    """A priced line with what it needs for its document, its tax and its terms."""
+    """A line with what decides which document it goes on."""
 
-    source: str  # the subscription number, or "@" + a billable's source
-    item_id: str
-    product: Product
-    tax_date: TaxDate
+    line: Line
     currency: Currency
-    priced: Priced
+    invoice_criterion: str | None
     subscription: Subscription | None
 
 
@@ -132,9 +134,13 @@ def plan_account(
     quantity past the last tier …); the shell reports it for this account and goes on.
     """
     drafts: list[_Draft] = []
+    # Decisions equal for accounts with equal keys let alike items share taxed lines.
+    tax_key = _tax_key(company, account, options)
     for subscription in subscriptions:
         drafts.extend(
-            _plan_subscription(company, subscription, account, billed, options, usage or {})
+            _plan_subscription(
+                company, subscription, account, billed, options, usage or {}, tax_key
+            )
         )
     seen: set[tuple[str, str]] = set()
     for billable in billables:
@@ -145,12 +151,12 @@ def plan_account(
                 "is given twice in one run; a source key names one record",
             )
         seen.add((billable.source, billable.key))
-        drafts.extend(_plan_billable(account, billable, billed, options))
-    groups: dict[tuple[str, Currency, str | None], list[_Draft]] = {}
+        drafts.extend(_plan_billable(company, account, billable, billed, options))
+    groups: dict[tuple[str | None, Currency, str | None], list[_Draft]] = {}
     subscription_split = options.split is Split.SUBSCRIPTION
     for draft in drafts:
-        by = draft.source if subscription_split else ""
-        groups.setdefault((by, draft.currency, draft.priced.invoice_criterion), []).append(draft)
+        by = draft.line.subscription if subscription_split else ""
+        groups.setdefault((by, draft.currency, draft.invoice_criterion), []).append(draft)
     documents = []
     for (_, currency, _), group in groups.items():
         document = _document(company, account, currency, group, options)
@@ -167,6 +173,7 @@ def _plan_subscription(
     billed: BilledTerms,
     options: RunOptions,
     usage: UsageTotals,
+    tax_key: object | None,
 ) -> list[_Draft]:
     billing_date = options.billing_date
     if subscription.status is not SubscriptionStatus.ACTIVE:
@@ -198,55 +205,87 @@ def _plan_subscription(
                 usage.get((number, item.id), ()),
                 billing_date,
             )
+            contents = _contents(
+                company, account, currency, item.product, item.tax_date, priced, options
+            )
             drafts.extend(
                 [
-                    _Draft(number, item.id, item.product, item.tax_date, currency, p, subscription)
-                    for p in priced
+                    _Draft(Line(c, number, item.id), currency, p.invoice_criterion, subscription)
+                    for p, c in zip(priced, contents, strict=True)
                 ]
             )
             continue
-        ends = bool(item.end or subscription.end)
-        tax_cuts = _tax_cuts(options.tax, company, account, item)
         if item.derived:
+            ends = bool(item.end or subscription.end)
+            tax_cuts = _tax_cuts(options.tax, company, account, item)
             cuts = _derived_cuts(subscription)
             span = span_of(item)
             priced = _item_priced(
                 grid, item, span, ends, item_billed, billing_date, cuts, tax_cuts, base_at
             )
+            contents = _contents(
+                company, account, currency, item.product, item.tax_date, priced, options
+            )
         else:
-            # Everything the pricing of a regular item depends on, and nothing else.
-            start = (
-                subscription.start if item.start is None else max(subscription.start, item.start)
-            )
-            key = (
-                item.shape,
-                grid.anchor,
-                grid.period,
-                start,
-                subscription.end,
-                ends,
-                billing_date,
-                tax_cuts,
-                tuple((t.period_start, t.start, t.end, t.count, t.charge) for t in item_billed)
+            # Everything the lines of a regular item depend on, and nothing else: with a
+            # tax key, what the item's tax cuts and decisions depend on is in the key.
+            start = subscription.start
+            if item.start is not None and item.start > start:
+                start = item.start
+            history = (
+                tuple([(t.period_start, t.start, t.end, t.count, t.charge) for t in item_billed])
                 if item_billed
-                else (),
+                else ()
             )
-            found = memo.priced.get(key)
+            shape = (item.shape, grid.anchor, grid.period, start, subscription.end, history)
+            found = None if tax_key is None else memo.items.get((shape, tax_key))
             if found is None:
-                span = span_of(item)
-                found = memo.priced[key] = _item_priced(
-                    grid, item, span, ends, item_billed, billing_date, set(), tax_cuts, base_at
+                found = _regular_contents(
+                    company, account, currency, subscription, item, item_billed, shape, options
                 )
-            priced = found
-        product, tax_date = item.product, item.tax_date
+                if tax_key is not None:
+                    memo.items[shape, tax_key] = found
+            contents = found
+        item_id = item.id
         drafts.extend(
-            [_Draft(number, item.id, product, tax_date, currency, p, subscription) for p in priced]
+            [_Draft(Line(c, number, item_id), currency, None, subscription) for c in contents]
         )
     return drafts
 
 
+def _regular_contents(
+    company: Company,
+    account: Account,
+    currency: Currency,
+    subscription: Subscription,
+    item: Item,
+    billed: Sequence[Term],
+    shape: tuple[object, ...],
+    options: RunOptions,
+) -> list[LineContent]:
+    """The taxed lines of a regular item; its priced lines are shared by *shape* and tax cuts."""
+    tax_cuts = _tax_cuts(options.tax, company, account, item)
+    memo = options._memo
+    priced = memo.priced.get((shape, tax_cuts))
+    if priced is None:
+        ends = bool(item.end or subscription.end)
+        span = subscription.item_span(item)
+        priced = memo.priced[shape, tax_cuts] = _item_priced(
+            subscription.grid,
+            item,
+            span,
+            ends,
+            billed,
+            options.billing_date,
+            set(),
+            tax_cuts,
+            _no_base,
+        )
+    return _contents(company, account, currency, item.product, item.tax_date, priced, options)
+
+
 def _plan_billable(
-    account: Account, billable: Billable, billed: BilledTerms, options: RunOptions
+    company: Company, account: Account, billable: Billable, billed: BilledTerms, options: RunOptions
 ) -> list[_Draft]:
     source = billable.term_source
     if billable.account_id != account.id:
@@ -254,11 +293,13 @@ def _plan_billable(
             "account_id", billable.account_id, f"of billable {billable.key} is not {account.id}"
         )
     priced = billable_priced(billable, billed.get((source, billable.key), ()), options.billing_date)
-    product = billable.product
     currency = billable.unit_price.currency
+    contents = _contents(
+        company, account, currency, billable.product, TaxDate.SERVICE_PERIOD, priced, options
+    )
     return [
-        _Draft(source, billable.key, product, TaxDate.SERVICE_PERIOD, currency, p, None)
-        for p in priced
+        _Draft(Line(c, source, billable.key), currency, p.invoice_criterion, None)
+        for p, c in zip(priced, contents, strict=True)
     ]
 
 
@@ -270,6 +311,15 @@ def _tax_cuts(tax: TaxResolver, company: Company, account: Account, item: Item) 
     if item.tax_date is not TaxDate.SERVICE_PERIOD or item.billing_type not in _PRORATED:
         return ()
     return tax.changes(company=company, account=account, product=item.product)
+
+
+def _tax_key(company: Company, account: Account, options: RunOptions) -> int | None:
+    """A small number per run for what the tax decisions read of the parties (if known)."""
+    account_key = getattr(options.tax, "account_key", None)
+    if account_key is None:
+        return None
+    keys = options._memo.tax_keys
+    return keys.setdefault(account_key(company=company, account=account), len(keys))
 
 
 def _no_base(day: date) -> Decimal:
@@ -418,6 +468,33 @@ def _segments(
     return segments
 
 
+def _contents(
+    company: Company,
+    account: Account,
+    currency: Currency,
+    product: Product,
+    tax_date: TaxDate,
+    priced: Sequence[Priced],
+    options: RunOptions,
+) -> list[LineContent]:
+    """The priced lines of *product* taxed, as shared line contents."""
+    code = currency.code
+    contents = options._memo.contents
+    invoice_date = options.invoice_date or options.billing_date
+    found = []
+    for each in priced:
+        # Lines split at tax changes have one tax throughout; the others (not prorated)
+        # take the tax of their last day served, as a continuous service does.
+        day = invoice_date if tax_date is TaxDate.BOOKING_DATE else each.line_period.end - ONE_DAY
+        tax = options.tax.resolve(company=company, account=account, product=product, day=day)
+        key = (each, tax, product.code, product.unit_code, product.tax_class, code)
+        content = contents.get(key)
+        if content is None:
+            content = contents[key] = _content(each, tax, product, currency)
+        found.append(content)
+    return found
+
+
 def _document(
     company: Company,
     account: Account,
@@ -425,78 +502,58 @@ def _document(
     drafts: list[_Draft],
     options: RunOptions,
 ) -> Invoice:
-    code = currency.code
     memo = options._memo
     invoice_date = options.invoice_date or options.billing_date
-    lines = []
-    for source, item_id, product, tax_date, _, priced, _ in drafts:
-        # Lines split at tax changes have one tax throughout; the others (not prorated)
-        # take the tax of their last day served, as a continuous service does.
-        day = invoice_date if tax_date is TaxDate.BOOKING_DATE else priced.line_period.end - ONE_DAY
-        tax = options.tax.resolve(company=company, account=account, product=product, day=day)
-        taxed = memo.taxed.get((priced, tax))
-        if taxed is None:
-            taxed = memo.taxed[priced, tax] = (
-                round_tax(priced.net, tax.rate, code),
-                f"{priced.explanation}; tax {_fmt(tax.rate)} % {tax.category} "
-                f"(rule {tax.rule}: {tax.explanation})",
-            )
-        period_start = priced.period_start
-        start, end = priced.line_period.start, priced.line_period.end
-        criterion, invoice_criterion = priced.criterion, priced.invoice_criterion
-        lines.append(
-            Line(
-                description=priced.description,
-                period=priced.line_period,
-                quantity=priced.quantity,
-                unit_code=product.unit_code,
-                currency=currency,
-                unit_price_amount=priced.unit_price,
-                billing_factor=priced.factor,
-                discount_amount=priced.gross - priced.net,
-                net_amount=priced.net,
-                tax_class=product.tax_class,
-                vat=tax,
-                tax_amount=taxed[0],
-                explanation=taxed[1],
-                source_key=f"{source}/{item_id}/{period_start.isoformat()}",
-                subscription=source,
-                item_id=item_id,
-                product_code=product.code,
-                terms=tuple(
-                    Term(source, item_id, period_start, start, end, n, c)
-                    if criterion is None and invoice_criterion is None
-                    else Term(
-                        source,
-                        item_id,
-                        period_start,
-                        start,
-                        end,
-                        n,
-                        c,
-                        criterion,
-                        invoice_criterion,
-                    )
-                    for c, n in priced.charges
-                ),
-            )
-        )
-    subscriptions = list({d.source: d.subscription for d in drafts if d.subscription}.values())
+    subscriptions = list(
+        {s.number: s for d in drafts if (s := d.subscription) is not None}.values()
+    )
     terms = _payment_terms(company, account, subscriptions)
+    due = memo.due_dates.get((terms, invoice_date))
+    if due is None:
+        due = memo.due_dates[terms, invoice_date] = terms.due_date(invoice_date)
     return Invoice.create(
-        lines=lines,
+        lines=[d.line for d in drafts],
         currency=currency,
+        cache=memo.summaries,
         id=None,
         status=DocumentStatus.DRAFT,
         number=None,
         invoice_date=invoice_date,
-        due_date=terms.due_date(invoice_date),
+        due_date=due,
         payment_terms=terms,
         billing_date=options.billing_date,
         seller=company,
         buyer=account,
         subscriptions=tuple(s.number for s in subscriptions),
         run_id=options.run_id,
+    )
+
+
+def _content(priced: Priced, tax: TaxResult, product: Product, currency: Currency) -> LineContent:
+    """What a priced line says once taxed: shared by every document that bills it."""
+    criterion, invoice_criterion = priced.criterion, priced.invoice_criterion
+    start, end = priced.line_period.start, priced.line_period.end
+    return LineContent(
+        description=priced.description,
+        period=priced.line_period,
+        quantity=priced.quantity,
+        unit_code=product.unit_code,
+        currency=currency,
+        unit_price_amount=priced.unit_price,
+        billing_factor=priced.factor,
+        discount_amount=priced.gross - priced.net,
+        net_amount=priced.net,
+        tax_class=product.tax_class,
+        vat=tax,
+        tax_amount=round_tax(priced.net, tax.rate, currency.code),
+        explanation=f"{priced.explanation}; tax {_fmt(tax.rate)} % {tax.category} "
+        f"(rule {tax.rule}: {tax.explanation})",
+        product_code=product.code,
+        period_start=priced.period_start,
+        term_parts=tuple(
+            (priced.period_start, start, end, n, c, criterion, invoice_criterion)
+            for c, n in priced.charges
+        ),
     )
 
 

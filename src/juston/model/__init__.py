@@ -9,6 +9,7 @@ from .documents import (
     DocumentStatus,
     Invoice,
     Line,
+    LineContent,
     TaxSubtotal,
     Term,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "Item",
     "ItemChange",
     "Line",
+    "LineContent",
     "Numbering",
     "PaymentTerms",
     "Product",

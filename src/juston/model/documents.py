@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from operator import attrgetter
+from typing import Any, Generic, TypeVar, overload
 
 import attrs
 from moneyed import Currency, Money
 
 from .._fields import check_text
-from ..errors import CurrencyMismatch
+from ..errors import CurrencyMismatch, ValidationError
 from ..money import ZERO
 from ..periods import Period
 from ..pricing.models import Charge
@@ -36,9 +37,14 @@ __all__ = [
     "DocumentStatus",
     "Invoice",
     "Line",
+    "LineContent",
+    "SummaryCache",
     "TaxSubtotal",
     "Term",
+    "TermPart",
 ]
+
+_V = TypeVar("_V")
 
 
 @attrs.frozen
@@ -110,26 +116,20 @@ class Term:
         return attrs.evolve(self, count=-self.count)
 
 
-@attrs.frozen(kw_only=True)
-class Line:
-    """One invoice line.
+#: What a :class:`Term` holds besides its line's subscription and item: period start,
+#: start, end, count, charge, criterion and invoice criterion, in that order.
+TermPart = tuple[date, date, date, int, Charge, str | None, str | None]
 
-    ``net = quantity × unit_price × billing_factor − discount`` up to the single rounding
-    of the amount; ``explanation`` says how the figure came about.
 
-    The amounts are stored as ``Decimal`` in *currency* (``net_amount`` …) and read as
-    ``Money`` (``net`` …): a run makes millions of lines, and a Money object per amount
-    would cost more than the rest of the line.
+@attrs.frozen(kw_only=True, cache_hash=True)
+class LineContent:
+    """What an invoice line says, apart from whose it is.
 
-        >>> from juston import money
-        >>> line = Line(description="Seats", period=None, quantity=Decimal(2), unit_code="C62",
-        ...     currency=money(0, "EUR").currency, unit_price_amount=Decimal("12.50"),
-        ...     billing_factor=Decimal(1), discount_amount=Decimal("0.00"),
-        ...     net_amount=Decimal("25.00"), tax_class="standard",
-        ...     vat=TaxResult(rate=Decimal(19), category="S", rule="domestic"),
-        ...     tax_amount=Decimal("4.75"), explanation="PerUnit: 2 × 12.50")
-        >>> line.net, line.gross
-        (Money('25.00', 'EUR'), Money('29.75', 'EUR'))
+    A run makes the same line for every subscription that bills the same thing (most
+    come from a small price book), so the content is one shared value and each
+    :class:`Line` adds only its subscription and item. *term_parts* are the line's terms
+    without those two (:data:`TermPart`); *period_start* is the start of the billing
+    period the line belongs to, the last part of its source key.
     """
 
     description: str
@@ -145,50 +145,190 @@ class Line:
     vat: TaxResult
     tax_amount: Decimal
     explanation: str
-    source_key: str | None = None
-    subscription: str | None = None
-    item_id: str | None = None
     product_code: str | None = None
-    terms: tuple[Term, ...] = ()
+    period_start: date | None = None
+    term_parts: tuple[TermPart, ...] = ()
 
-    @property
-    def tax_rate(self) -> Decimal:
-        return self.vat.rate
-
-    @property
-    def tax_category(self) -> str:
-        return self.vat.category
-
-    @property
-    def unit_price(self) -> Money:
-        return Money(self.unit_price_amount, self.currency)
-
-    @property
-    def discount(self) -> Money:
-        return Money(self.discount_amount, self.currency)
-
-    @property
-    def net(self) -> Money:
-        return Money(self.net_amount, self.currency)
-
-    @property
-    def tax(self) -> Money:
-        return Money(self.tax_amount, self.currency)
-
-    @property
-    def gross(self) -> Money:
-        return Money(self.net_amount + self.tax_amount, self.currency)
-
-    def negated(self) -> Line:
-        """The mirror line of a cancellation: negated unit price and amounts (as JustOn)."""
+    def negated(self) -> LineContent:
+        """The content of a cancellation's mirror line: negated unit price, amounts and counts."""
         return attrs.evolve(
             self,
             unit_price_amount=-self.unit_price_amount,
             discount_amount=-self.discount_amount,
             net_amount=-self.net_amount,
             tax_amount=-self.tax_amount,
-            terms=tuple(t.negated() for t in self.terms),
+            term_parts=tuple((p[0], p[1], p[2], -p[3], *p[4:]) for p in self.term_parts),
         )
+
+
+class _Shared(Generic[_V]):
+    """A :class:`Line` attribute that is read from the line's shared content."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._get = attrgetter(f"content.{name}")
+
+    @overload
+    def __get__(self, line: None, owner: type) -> _Shared[_V]: ...
+    @overload
+    def __get__(self, line: Line, owner: type) -> _V: ...
+    def __get__(self, line: Line | None, owner: type) -> _V | _Shared[_V]:
+        return self if line is None else self._get(line)
+
+
+@attrs.frozen
+class Line:
+    """One invoice line: shared :class:`LineContent` and the subscription and item it bills.
+
+    ``net = quantity × unit_price × billing_factor − discount`` up to the single rounding
+    of the amount; ``explanation`` says how the figure came about. Every field of the
+    content reads as an attribute of the line. The amounts are ``Decimal`` in *currency*
+    (``net_amount`` …) and read as ``Money`` (``net`` …): a run makes millions of lines,
+    and a Money object per amount would cost more than the rest of the line. Build one
+    by hand with :meth:`build`.
+
+        >>> from juston import money
+        >>> line = Line.build(description="Seats", period=None, quantity=Decimal(2),
+        ...     unit_code="C62", currency=money(0, "EUR").currency,
+        ...     unit_price_amount=Decimal("12.50"), billing_factor=Decimal(1),
+        ...     discount_amount=Decimal("0.00"), net_amount=Decimal("25.00"),
+        ...     tax_class="standard",
+        ...     vat=TaxResult(rate=Decimal(19), category="S", rule="domestic"),
+        ...     tax_amount=Decimal("4.75"), explanation="PerUnit: 2 × 12.50")
+        >>> line.net, line.gross
+        (Money('25.00', 'EUR'), Money('29.75', 'EUR'))
+    """
+
+    content: LineContent
+    #: The subscription number (or ``"@"`` + a billable's source) the line bills.
+    subscription: str | None = None
+    #: The item id (or a billable's key) the line bills.
+    item_id: str | None = None
+
+    description = _Shared[str]()
+    period = _Shared[Period | None]()
+    quantity = _Shared[Decimal]()
+    unit_code = _Shared[str]()
+    currency = _Shared[Currency]()
+    unit_price_amount = _Shared[Decimal]()
+    billing_factor = _Shared[Decimal]()
+    discount_amount = _Shared[Decimal]()
+    net_amount = _Shared[Decimal]()
+    tax_class = _Shared[str]()
+    vat = _Shared[TaxResult]()
+    tax_amount = _Shared[Decimal]()
+    explanation = _Shared[str]()
+    product_code = _Shared[str | None]()
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        description: str,
+        period: Period | None,
+        quantity: Decimal,
+        unit_code: str,
+        currency: Currency,
+        unit_price_amount: Decimal,
+        billing_factor: Decimal,
+        discount_amount: Decimal,
+        net_amount: Decimal,
+        tax_class: str,
+        vat: TaxResult,
+        tax_amount: Decimal,
+        explanation: str,
+        product_code: str | None = None,
+        subscription: str | None = None,
+        item_id: str | None = None,
+        terms: Iterable[Term] = (),
+    ) -> Line:
+        """A line from all its fields; *terms* must name its *subscription* and *item_id*."""
+        terms = tuple(terms)
+        for term in terms:
+            if (term.subscription, term.item_id) != (subscription, item_id):
+                raise ValidationError(
+                    "terms", term.key, f"is not a term of {subscription}/{item_id}"
+                )
+        content = LineContent(
+            description=description,
+            period=period,
+            quantity=quantity,
+            unit_code=unit_code,
+            currency=currency,
+            unit_price_amount=unit_price_amount,
+            billing_factor=billing_factor,
+            discount_amount=discount_amount,
+            net_amount=net_amount,
+            tax_class=tax_class,
+            vat=vat,
+            tax_amount=tax_amount,
+            explanation=explanation,
+            product_code=product_code,
+            period_start=terms[0].period_start if terms else None,
+            term_parts=tuple(
+                (
+                    t.period_start,
+                    t.start,
+                    t.end,
+                    t.count,
+                    t.charge,
+                    t.criterion,
+                    t.invoice_criterion,
+                )
+                for t in terms
+            ),
+        )
+        return cls(content, subscription, item_id)
+
+    @property
+    def source_key(self) -> str | None:
+        """The deterministic key of what the line bills: ``subscription/item/period start``."""
+        start = self.content.period_start
+        if start is None or self.subscription is None or self.item_id is None:
+            return None
+        return f"{self.subscription}/{self.item_id}/{start.isoformat()}"
+
+    @property
+    def terms(self) -> tuple[Term, ...]:
+        """What the line bills, in the form the next run compares with."""
+        subscription, item_id = self.subscription or "", self.item_id or ""
+        return tuple(Term(subscription, item_id, *part) for part in self.content.term_parts)
+
+    @property
+    def tax_rate(self) -> Decimal:
+        return self.content.vat.rate
+
+    @property
+    def tax_category(self) -> str:
+        return self.content.vat.category
+
+    @property
+    def unit_price(self) -> Money:
+        return Money(self.content.unit_price_amount, self.content.currency)
+
+    @property
+    def discount(self) -> Money:
+        return Money(self.content.discount_amount, self.content.currency)
+
+    @property
+    def net(self) -> Money:
+        return Money(self.content.net_amount, self.content.currency)
+
+    @property
+    def tax(self) -> Money:
+        return Money(self.content.tax_amount, self.content.currency)
+
+    @property
+    def gross(self) -> Money:
+        content = self.content
+        return Money(content.net_amount + content.tax_amount, content.currency)
+
+    def replace(self, **changes: Any) -> Line:
+        """A copy whose content has *changes* (``line.replace(description="…")``)."""
+        return Line(attrs.evolve(self.content, **changes), self.subscription, self.item_id)
+
+    def negated(self) -> Line:
+        """The mirror line of a cancellation: negated unit price and amounts (as JustOn)."""
+        return Line(self.content.negated(), self.subscription, self.item_id)
 
 
 @attrs.frozen(kw_only=True)
@@ -213,47 +353,72 @@ class TaxSubtotal:
         return self.tax - self.line_tax
 
 
-def _group(lines: tuple[Line, ...]) -> dict[tuple[str, Decimal], list[Line]]:
-    groups: dict[tuple[str, Decimal], list[Line]] = {}
-    for line in lines:
-        groups.setdefault((line.vat.category, line.vat.rate), []).append(line)
+def _group(contents: tuple[LineContent, ...]) -> dict[tuple[str, Decimal], list[int]]:
+    """The positions of the contents per VAT category and rate, in breakdown order."""
+    groups: dict[tuple[str, Decimal], list[int]] = {}
+    for index, content in enumerate(contents):
+        groups.setdefault((content.vat.category, content.vat.rate), []).append(index)
     if len(groups) > 1:
         groups = dict(sorted(groups.items(), key=lambda kv: (kv[0][0], -kv[0][1])))
     return groups
 
 
-def _shares(lines: tuple[Line, ...], code: str) -> tuple[Line, ...]:
-    """Lines whose tax amounts are their share of their category's tax (no delta)."""
-    shares: dict[int, Decimal] = {}
-    for (_, rate), group in _group(lines).items():
-        nets = [ln.net_amount for ln in group]
-        parts = allocate(round_tax(sum(nets, ZERO), rate, code), nets, code)
-        shares.update((id(ln), part) for ln, part in zip(group, parts, strict=True))
-    return tuple(
-        ln if ln.tax_amount == shares[id(ln)] else attrs.evolve(ln, tax_amount=shares[id(ln)])
-        for ln in lines
-    )
+@attrs.frozen
+class _Summary:
+    """What a document derives from its lines' contents: the same for equal contents."""
+
+    #: The contents, with their tax amounts replaced by their category shares under
+    #: ``TaxRounding.CATEGORY``.
+    contents: tuple[LineContent, ...]
+    breakdown: tuple[TaxSubtotal, ...]
+    net_total: Money
+    tax_total: Money
+    total: Money
 
 
-def _tax_breakdown(lines: tuple[Line, ...], currency: Currency) -> tuple[TaxSubtotal, ...]:
+#: A cache of what documents derive from their lines (see :meth:`Invoice.create`).
+SummaryCache = dict[tuple[tuple[LineContent, ...], str, TaxRounding | None], _Summary]
+
+
+def _summary(
+    contents: tuple[LineContent, ...], currency: Currency, rounding: TaxRounding | None
+) -> _Summary:
     # Decimal sums and one Money per result: Money arithmetic costs ten times more.
     code = currency.code
+    groups = _group(contents)
+    if rounding is TaxRounding.CATEGORY:
+        shared = list(contents)
+        for (_, rate), group in groups.items():
+            nets = [contents[i].net_amount for i in group]
+            parts = allocate(round_tax(sum(nets, ZERO), rate, code), nets, code)
+            for i, part in zip(group, parts, strict=True):
+                if shared[i].tax_amount != part:
+                    shared[i] = attrs.evolve(shared[i], tax_amount=part)
+        contents = tuple(shared)
     subtotals = []
-    for (category, rate), group in _group(lines).items():
-        basis = sum([ln.net_amount for ln in group], ZERO)
-        first = group[0].vat
+    for (category, rate), group in groups.items():
+        basis = sum([contents[i].net_amount for i in group], ZERO)
+        first = contents[group[0]].vat
         subtotals.append(
             TaxSubtotal(
                 category=category,
                 rate=rate,
                 basis=Money(basis, currency),
                 tax=Money(round_tax(basis, rate, code), currency),
-                line_tax=Money(sum([ln.tax_amount for ln in group], ZERO), currency),
+                line_tax=Money(sum([contents[i].tax_amount for i in group], ZERO), currency),
                 exemption_code=first.exemption_code,
                 exemption_reason=first.exemption_reason,
             )
         )
-    return tuple(subtotals)
+    net = sum([c.net_amount for c in contents], ZERO)
+    tax = sum([s.tax.amount for s in subtotals], ZERO)
+    return _Summary(
+        contents,
+        tuple(subtotals),
+        Money(net, currency),
+        Money(tax, currency),
+        Money(net + tax, currency),
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -295,6 +460,24 @@ class Invoice:
     def account_id(self) -> str:
         return self.buyer.id
 
+    def with_id(self, document_id: str) -> Invoice:
+        """A copy with the id a store gave it (``attrs.evolve(self, id=…)``, faster).
+
+        Stores call it for every document a run adds.
+
+            >>> from juston.testing import sample_store
+            >>> from juston import invoice_run
+            >>> from datetime import date
+            >>> draft = invoice_run(sample_store(accounts=1), date(2026, 1, 1)).documents[0]
+            >>> draft.with_id("X-1") == attrs.evolve(draft, id="X-1")
+            True
+        """
+        copy = object.__new__(Invoice)
+        for name in _INVOICE_FIELDS:
+            object.__setattr__(copy, name, getattr(self, name))
+        object.__setattr__(copy, "id", document_id)
+        return copy
+
     @property
     def service_period(self) -> Period | None:
         """From the earliest line start to the latest line end; lines without periods are ignored."""
@@ -334,6 +517,7 @@ class Invoice:
         lines: Iterable[Line],
         currency: Currency,
         kind: DocumentKind | None = None,
+        cache: SummaryCache | None = None,
         **fields: object,
     ) -> Invoice:
         """Build a document with totals derived from *lines*.
@@ -342,29 +526,44 @@ class Invoice:
         breakdown rounds each category's tax from its basis (EN 16931 BR-CO-17), and the
         totals follow from it; under the seller's ``TaxRounding.CATEGORY`` the lines' tax
         amounts are replaced by their shares of it, otherwise the difference to the lines'
-        own taxes is the :attr:`tax_delta`.
+        own taxes is the :attr:`tax_delta`. All of this depends only on the lines'
+        contents: with a *cache* (a dict the caller keeps, as an invoice run does),
+        documents whose lines say the same derive it once.
         """
         lines = tuple(lines)
-        for line in lines:
-            if line.currency is not currency and line.currency != currency:
-                raise CurrencyMismatch(
-                    "lines", line.net, f"is not in the document currency {currency.code}"
-                )
+        contents = tuple([ln.content for ln in lines])
         seller = fields.get("seller")
-        if isinstance(seller, Company) and seller.tax_rounding is TaxRounding.CATEGORY:
-            lines = _shares(lines, currency.code)
-        breakdown = _tax_breakdown(lines, currency)
-        net = sum([ln.net_amount for ln in lines], ZERO)
-        tax = sum([s.tax.amount for s in breakdown], ZERO)
+        rounding = seller.tax_rounding if isinstance(seller, Company) else None
+        key = (contents, currency.code, rounding)
+        summary = None if cache is None else cache.get(key)
+        if summary is None:
+            for content in contents:
+                if content.currency is not currency and content.currency != currency:
+                    raise CurrencyMismatch(
+                        "lines",
+                        Money(content.net_amount, content.currency),
+                        f"is not in the document currency {currency.code}",
+                    )
+            summary = _summary(contents, currency, rounding)
+            if cache is not None:
+                cache[key] = summary
+        if rounding is TaxRounding.CATEGORY:
+            lines = tuple(
+                ln if ln.content is c else Line(c, ln.subscription, ln.item_id)
+                for ln, c in zip(lines, summary.contents, strict=True)
+            )
         if kind is None:
-            kind = DocumentKind.CREDIT if net + tax < 0 else DocumentKind.INVOICE
+            kind = DocumentKind.CREDIT if summary.total.amount < 0 else DocumentKind.INVOICE
         return cls(
             lines=lines,
             currency=currency,
             kind=kind,
-            tax_breakdown=breakdown,
-            net_total=Money(net, currency),
-            tax_total=Money(tax, currency),
-            total=Money(net + tax, currency),
+            tax_breakdown=summary.breakdown,
+            net_total=summary.net_total,
+            tax_total=summary.tax_total,
+            total=summary.total,
             **fields,  # type: ignore[arg-type]
         )
+
+
+_INVOICE_FIELDS = tuple(f.name for f in attrs.fields(Invoice))

@@ -131,6 +131,19 @@ def _check_changes(instance: Item, field: attrs.Attribute[Any], value: tuple[Any
         raise ValidationError(field.name, value, "changes the price to another currency")
 
 
+@attrs.frozen(cache_hash=True)
+class ItemShape:
+    """Every field of an item but its id, hashed once: the key alike items are priced by.
+
+    >>> from juston import Item, Product, Flat, money
+    >>> a = Item(id="a", product=Product(code="P", name="P"), price=Flat(money(5, "EUR")))
+    >>> a.shape == attrs.evolve(a, id="b").shape
+    True
+    """
+
+    fields: tuple[object, ...]
+
+
 @attrs.frozen(kw_only=True)
 class Item:
     """A subscription item: a product, its quantity and price, and how it is billed.
@@ -164,7 +177,13 @@ class Item:
     metric: Metric | None = attrs.field(default=None, validator=check_optional_instance(Metric))
     order_number: str | None = attrs.field(default=None, validator=check_optional_text)
 
+    #: True for items priced from the other items (percentage, minimum fee).
+    derived: bool = attrs.field(init=False, eq=False, repr=False)
+    #: Every field but the id: items of equal shape are priced alike.
+    shape: ItemShape = attrs.field(init=False, eq=False, repr=False)
+
     def __attrs_post_init__(self) -> None:
+        self._derive()
         usage = self.billing_type is BillingType.USAGE
         if self.metric is not None and not usage:
             raise ValidationError("metric", self.metric, "needs billing_type 'usage'")
@@ -181,35 +200,32 @@ class Item:
             return None
         return self.metric or _SUM
 
-    @functools.cached_property
-    def derived(self) -> bool:
-        """True for items priced from the other items (percentage, minimum fee)."""
+    def _derive(self) -> None:
+        # Read by every run for every item: computed once, kept in plain slots.
         if not self.changes and not isinstance(self.price, PriceSchedule):
-            return self.price.derived
-        return any(model.derived for model in self.models())
-
-    @functools.cached_property
-    def shape(self) -> tuple[object, ...]:
-        """Every field but the id: items of equal shape are priced alike.
-
-        >>> from juston import Item, Product, Flat, money
-        >>> a = Item(id="a", product=Product(code="P", name="P"), price=Flat(money(5, "EUR")))
-        >>> a.shape == attrs.evolve(a, id="b").shape
-        True
-        """
-        return (
-            self.product,
-            self.price,
-            self.quantity,
-            self.billing_type,
-            self.practice,
-            self.start,
-            self.end,
-            self.discount,
-            self.changes,
-            self.description,
-            self.tax_date,
-            self.metric,
+            derived = self.price.derived
+        else:
+            derived = any(model.derived for model in self.models())
+        object.__setattr__(self, "derived", derived)
+        object.__setattr__(
+            self,
+            "shape",
+            ItemShape(
+                (
+                    self.product,
+                    self.price,
+                    self.quantity,
+                    self.billing_type,
+                    self.practice,
+                    self.start,
+                    self.end,
+                    self.discount,
+                    self.changes,
+                    self.description,
+                    self.tax_date,
+                    self.metric,
+                )
+            ),
         )
 
     def models(self) -> Iterator[PriceModel]:
@@ -327,10 +343,13 @@ class Subscription:
     currency: Currency | None = attrs.field(default=None, converter=_optional_currency)
     payment_terms: PaymentTerms | None = attrs.field(default=None, converter=optional_payment_terms)
 
-    @functools.cached_property
-    def grid(self) -> Grid:
-        """The billing-period grid of this subscription."""
-        return Grid.for_subscription(self.start, self.billing_period, self.alignment)
+    #: The billing-period grid of this subscription.
+    grid: Grid = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        # Read by every run: computed once, kept in a plain slot.
+        grid = Grid.for_subscription(self.start, self.billing_period, self.alignment)
+        object.__setattr__(self, "grid", grid)
 
     def item_span(self, item: Item) -> Period | None:
         """The item's service range inside the subscription, or ``None`` if empty."""

@@ -27,10 +27,12 @@ from cattrs.gen import make_dict_structure_fn
 from moneyed import Currency, Money
 
 from ..errors import StorageError
+from ..model.documents import Line, LineContent, Term
 from ..model.parties import Account, Company
 from ..model.subscriptions import Pricing
 from ..model.usage import UsageRecord
 from ..money import currency
+from ..periods import Period
 from ..pricing.models import (
     Flat,
     Graduated,
@@ -42,6 +44,7 @@ from ..pricing.models import (
     PriceSchedule,
     Volume,
 )
+from ..tax.result import TaxResult
 
 __all__ = ["dumps", "dumps_usage_record", "loads", "structure", "unstructure"]
 
@@ -132,7 +135,50 @@ def _make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook(
         Pricing | None, lambda model: None if model is None else unstructure_price(model)
     )
+    _line_hooks(conv)
     return conv
+
+
+_TERMS = tuple[Term, ...]
+
+
+def _line_hooks(conv: cattrs.Converter) -> None:
+    """Lines are stored flat, each with its terms whole, as before they shared contents."""
+    unstructure_content = conv.get_unstructure_hook(LineContent)
+
+    def unstructure_line(line: Line) -> dict[str, Any]:
+        data: dict[str, Any] = unstructure_content(line.content)
+        del data["period_start"], data["term_parts"]
+        data["source_key"] = line.source_key
+        data["subscription"] = line.subscription
+        data["item_id"] = line.item_id
+        data["terms"] = conv.unstructure(line.terms, _TERMS)
+        return data
+
+    def structure_line(value: dict[str, Any], _: object) -> Line:
+        data = dict(value)
+        del data["source_key"]  # derived from the rest
+        data["terms"] = conv.structure(data["terms"], _TERMS)
+        if data["period"] is not None:
+            data["period"] = conv.structure(data["period"], Period)
+        data["vat"] = conv.structure(data["vat"], TaxResult)
+        for name in _DECIMALS:
+            data[name] = Decimal(data[name])
+        data["currency"] = _currency(data["currency"])
+        return Line.build(**data)
+
+    conv.register_unstructure_hook(Line, unstructure_line)
+    conv.register_structure_hook(Line, structure_line)
+
+
+_DECIMALS = (
+    "quantity",
+    "unit_price_amount",
+    "billing_factor",
+    "discount_amount",
+    "net_amount",
+    "tax_amount",
+)
 
 
 _CONVERTER = _make_converter()

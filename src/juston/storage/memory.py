@@ -432,7 +432,7 @@ class _MemoryTransaction(_Reads):
 
     def add_document(self, document: Invoice) -> Invoice:
         self._next_id += 1
-        stored = attrs.evolve(document, id=f"D{self._next_id:08d}")
+        stored = document.with_id(f"D{self._next_id:08d}")
         assert stored.id is not None
         self._documents[stored.id] = stored
         self._new_by_account.setdefault(stored.account_id, []).append(stored.id)

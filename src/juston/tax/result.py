@@ -38,7 +38,13 @@ class TaxResult:
 
 
 class TaxResolver(Protocol):
-    """Anything that decides the tax of a line: the built-in engine or an external service."""
+    """Anything that decides the tax of a line: the built-in engine or an external service.
+
+    A resolver may also offer ``account_key(*, company, account)``: a hashable value such
+    that accounts with equal keys always get equal decisions (as
+    :meth:`TaxEngine.account_key <juston.tax.TaxEngine.account_key>` does). An invoice run
+    then taxes the lines of alike items once instead of once per account.
+    """
 
     def resolve(
         self, *, company: Company, account: Account, product: Product, day: date

@@ -34,7 +34,7 @@ def issue(
     with store.transaction() as tx:
         account = tx.account(account_id)
         company = tx.company()
-        line = Line(
+        line = Line.build(
             description="Services",
             period=None,
             quantity=Decimal(1),
