@@ -357,68 +357,58 @@ def _group(contents: tuple[LineContent, ...]) -> dict[tuple[str, Decimal], list[
     """The positions of the contents per VAT category and rate, in breakdown order."""
     groups: dict[tuple[str, Decimal], list[int]] = {}
     for index, content in enumerate(contents):
-        groups.setdefault((content.vat.category, content.vat.rate), []).append(index)
+        vat = content.vat
+        groups.setdefault((vat.category, vat.rate), []).append(index)
     if len(groups) > 1:
-        groups = dict(sorted(groups.items(), key=lambda kv: (kv[0][0], -kv[0][1])))
+        groups = dict(sorted(groups.items(), key=_breakdown_order))
     return groups
 
 
+def _breakdown_order(group: tuple[tuple[str, Decimal], list[int]]) -> tuple[str, Decimal]:
+    (category, rate), _ = group
+    return category, -rate
+
+
 @attrs.frozen
-class _Summary:
-    """What a document derives from its lines' contents: the same for equal contents."""
+class _Subtotal:
+    """What one VAT group of lines derives: the same for equal lines."""
 
-    #: The contents, with their tax amounts replaced by their category shares under
-    #: ``TaxRounding.CATEGORY``.
+    #: The group's contents, with their tax amounts replaced by their shares of the
+    #: group's tax under ``TaxRounding.CATEGORY``.
     contents: tuple[LineContent, ...]
-    breakdown: tuple[TaxSubtotal, ...]
-    net_total: Money
-    tax_total: Money
-    total: Money
+    subtotal: TaxSubtotal
 
 
-#: A cache of what documents derive from their lines (see :meth:`Invoice.create`).
-SummaryCache = dict[tuple[tuple[LineContent, ...], str, TaxRounding | None], _Summary]
+#: A cache of what groups of lines derive (see :meth:`Invoice.create`).
+SummaryCache = dict[tuple[tuple[LineContent, ...], str, TaxRounding | None], _Subtotal]
 
 
-def _summary(
+def _subtotal(
     contents: tuple[LineContent, ...], currency: Currency, rounding: TaxRounding | None
-) -> _Summary:
+) -> _Subtotal:
+    """The VAT breakdown row of *contents*, which share one category and rate."""
     # Decimal sums and one Money per result: Money arithmetic costs ten times more.
     code = currency.code
-    groups = _group(contents)
+    first = contents[0].vat
+    nets = [c.net_amount for c in contents]
+    basis = sum(nets, ZERO)
+    tax = round_tax(basis, first.rate, code)
     if rounding is TaxRounding.CATEGORY:
-        shared = list(contents)
-        for (_, rate), group in groups.items():
-            nets = [contents[i].net_amount for i in group]
-            parts = allocate(round_tax(sum(nets, ZERO), rate, code), nets, code)
-            for i, part in zip(group, parts, strict=True):
-                if shared[i].tax_amount != part:
-                    shared[i] = attrs.evolve(shared[i], tax_amount=part)
-        contents = tuple(shared)
-    subtotals = []
-    for (category, rate), group in groups.items():
-        basis = sum([contents[i].net_amount for i in group], ZERO)
-        first = contents[group[0]].vat
-        subtotals.append(
-            TaxSubtotal(
-                category=category,
-                rate=rate,
-                basis=Money(basis, currency),
-                tax=Money(round_tax(basis, rate, code), currency),
-                line_tax=Money(sum([contents[i].tax_amount for i in group], ZERO), currency),
-                exemption_code=first.exemption_code,
-                exemption_reason=first.exemption_reason,
-            )
+        parts = allocate(tax, nets, code)
+        contents = tuple(
+            c if c.tax_amount == part else attrs.evolve(c, tax_amount=part)
+            for c, part in zip(contents, parts, strict=True)
         )
-    net = sum([c.net_amount for c in contents], ZERO)
-    tax = sum([s.tax.amount for s in subtotals], ZERO)
-    return _Summary(
-        contents,
-        tuple(subtotals),
-        Money(net, currency),
-        Money(tax, currency),
-        Money(net + tax, currency),
+    subtotal = TaxSubtotal(
+        category=first.category,
+        rate=first.rate,
+        basis=Money(basis, currency),
+        tax=Money(tax, currency),
+        line_tax=Money(sum([c.tax_amount for c in contents], ZERO), currency),
+        exemption_code=first.exemption_code,
+        exemption_reason=first.exemption_reason,
     )
+    return _Subtotal(contents, subtotal)
 
 
 @attrs.frozen(kw_only=True)
@@ -526,42 +516,54 @@ class Invoice:
         breakdown rounds each category's tax from its basis (EN 16931 BR-CO-17), and the
         totals follow from it; under the seller's ``TaxRounding.CATEGORY`` the lines' tax
         amounts are replaced by their shares of it, otherwise the difference to the lines'
-        own taxes is the :attr:`tax_delta`. All of this depends only on the lines'
-        contents: with a *cache* (a dict the caller keeps, as an invoice run does),
-        documents whose lines say the same derive it once.
+        own taxes is the :attr:`tax_delta`. A breakdown row depends only on the contents
+        of its lines: with a *cache* (a dict the caller keeps, as an invoice run does),
+        groups of lines that say the same derive it once.
         """
         lines = tuple(lines)
         contents = tuple([ln.content for ln in lines])
         seller = fields.get("seller")
         rounding = seller.tax_rounding if isinstance(seller, Company) else None
-        key = (contents, currency.code, rounding)
-        summary = None if cache is None else cache.get(key)
-        if summary is None:
-            for content in contents:
-                if content.currency is not currency and content.currency != currency:
-                    raise CurrencyMismatch(
-                        "lines",
-                        Money(content.net_amount, content.currency),
-                        f"is not in the document currency {currency.code}",
-                    )
-            summary = _summary(contents, currency, rounding)
-            if cache is not None:
-                cache[key] = summary
-        if rounding is TaxRounding.CATEGORY:
+        code = currency.code
+        breakdown = []
+        net = tax = ZERO
+        shares: dict[int, LineContent] = {}
+        for positions in _group(contents).values():
+            members = tuple([contents[i] for i in positions])
+            key = (members, code, rounding)
+            found = None if cache is None else cache.get(key)
+            if found is None:
+                for content in members:
+                    if content.currency is not currency and content.currency != currency:
+                        raise CurrencyMismatch(
+                            "lines",
+                            Money(content.net_amount, content.currency),
+                            f"is not in the document currency {code}",
+                        )
+                found = _subtotal(members, currency, rounding)
+                if cache is not None:
+                    cache[key] = found
+            subtotal = found.subtotal
+            breakdown.append(subtotal)
+            net += subtotal.basis.amount
+            tax += subtotal.tax.amount
+            if rounding is TaxRounding.CATEGORY:
+                shares.update(zip(positions, found.contents, strict=True))
+        if shares:
             lines = tuple(
-                ln if ln.content is c else Line(c, ln.subscription, ln.item_id)
-                for ln, c in zip(lines, summary.contents, strict=True)
+                ln if ln.content is shares[i] else Line(shares[i], ln.subscription, ln.item_id)
+                for i, ln in enumerate(lines)
             )
         if kind is None:
-            kind = DocumentKind.CREDIT if summary.total.amount < 0 else DocumentKind.INVOICE
+            kind = DocumentKind.CREDIT if net + tax < 0 else DocumentKind.INVOICE
         return cls(
             lines=lines,
             currency=currency,
             kind=kind,
-            tax_breakdown=summary.breakdown,
-            net_total=summary.net_total,
-            tax_total=summary.tax_total,
-            total=summary.total,
+            tax_breakdown=tuple(breakdown),
+            net_total=Money(net, currency),
+            tax_total=Money(tax, currency),
+            total=Money(net + tax, currency),
             **fields,  # type: ignore[arg-type]
         )
 
