@@ -301,6 +301,20 @@ def test_the_default_invoice_shows_everything_an_invoice_needs(german: Invoice) 
     assert "Rechnungsanschrift" not in page  # the billing address is the recipient's
 
 
+def test_address_blocks_are_lines_of_text_without_br(german: Invoice) -> None:
+    # Multi-line blocks (footer columns, recipient, billing address) are lines joined with
+    # newlines and printed with white-space: pre-line: WeasyPrint lays out each <br> as two
+    # extra boxes, which the PDF renderer pays for on every page.
+    legal = Address(street="Postfach 12 34", postcode="20001", city="Hamburg", country="DE")
+    document = attrs.evolve(german, buyer=attrs.evolve(german.buyer, legal_address=legal))
+    page = text(render_html(document))
+    seller, billing = german.seller.address, german.buyer.billing_address
+    assert f"{seller.street}\n{seller.postcode} {seller.city}\n" in page  # footer
+    assert f"<b>{german.buyer.name}</b>\nPostfach 12 34\n20001 Hamburg</div>" in page
+    assert f"{german.buyer.name}\n{billing.street}\n{billing.postcode} {billing.city}<" in page
+    assert "<br" not in page
+
+
 def test_english_invoice_formats_in_english(reverse_charge: Invoice) -> None:
     page = text(render_html(english(reverse_charge)))
     assert "Invoice no.</td><td>INV-" in page

@@ -120,6 +120,73 @@ def test_a_long_document_has_running_heads_on_later_pages(documents: list[Invoic
     assert f"Seite 2 / {len(pages)}" in pages[1]
 
 
+def test_a_batch_gives_each_document_its_own_file_pages_and_metadata(
+    documents: list[Invoice],
+) -> None:
+    german = next(d for d in documents if d.buyer.language == "de")
+    english = next(d for d in documents if d.buyer.language == "en")
+    long = attrs.evolve(german, number="INV-LONG-1", lines=german.lines * 6)
+    batch = [german, long, english]
+    pdfs = list(PdfRenderer().render_many(batch))
+    counts = []
+    for document, pdf in zip(batch, pdfs, strict=True):
+        metadata = xmp(pdf)
+        assert 'pdfaid:part="3"' in metadata and 'pdfaid:conformance="B"' in metadata
+        assert f"{document.number}</rdf:li>" in metadata  # dc:title: this document's number
+        pages = page_texts(pdf)
+        counts.append(len(pages))
+        word = "Seite" if document.buyer.language == "de" else "Page"
+        for number, page in enumerate(pages, start=1):  # numbered within its own file
+            assert f"{word} {number} / {len(pages)}" in page
+        assert document.number in pages[0]
+        assert all(d.number not in "\n".join(pages) for d in batch if d is not document)
+    assert counts[0] == counts[2] == 1 and counts[1] >= 2
+
+
+def test_factur_x_pdfs_of_a_batch_embed_each_their_own_xml(documents: list[Invoice]) -> None:
+    import facturx
+
+    from juston.render.facturx import FacturXRenderer
+
+    batch = [d for d in documents if d.kind.value == "invoice"][:3]
+    pdfs = list(FacturXRenderer().render_many(batch))
+    assert len(pdfs) == len(batch)
+    for document, pdf in zip(batch, pdfs, strict=True):
+        name, xml = facturx.get_xml_from_pdf(pdf, check_xsd=False)
+        assert name == "factur-x.xml"
+        assert f"<ram:ID>{document.number}</ram:ID>".encode() in xml
+        assert all(f">{d.number}<".encode() not in xml for d in batch if d is not document)
+        objects = structure(pdf)  # factur-x rewrites the XMP packet: PDF/A-3 + Factur-X
+        assert b"pdfaid" in objects and b"<fx:ConformanceLevel>EN 16931<" in objects
+        assert document.number in page_texts(pdf)[0]
+
+
+def test_fonts_are_subset_per_document_unless_asked_to_embed_them_whole(
+    documents: list[Invoice],
+) -> None:
+    subset = PdfRenderer().render(documents[0])
+    whole = PdfRenderer(subset_fonts=False).render(documents[0])
+    assert b"/FontFile2" in structure(subset) and b"/FontFile2" in structure(whole)
+    assert len(subset) < len(whole) - 40_000  # whole: two Inter files, 66 KB each uncompressed
+    assert page_texts(subset) == page_texts(whole)
+
+
+def test_lists_in_user_templates_keep_their_markers(documents: list[Invoice]) -> None:
+    # The renderer's user-agent stylesheet styles markers on list items only; the bullet
+    # (U+2022) is drawn, so the embedded font subset maps a glyph to it.
+    templates = Templates(
+        strings={
+            "de/invoice.html": '{% extends "default/de/invoice.html" %}'
+            "{% block intro %}<ul><li>Erstens</li><li>Zweitens</li></ul>{% endblock %}"
+        }
+    )
+    german = next(d for d in documents if d.buyer.language == "de")
+    with_list = PdfRenderer(templates).render(german)
+    assert "Erstens" in page_texts(with_list)[0]
+    assert b"<2022>" in structure(with_list)
+    assert b"<2022>" not in structure(PdfRenderer().render(german))
+
+
 def test_pdf_bytes_embeds_attachments_for_factur_x(documents: list[Invoice]) -> None:
     xml = b'<?xml version="1.0"?><rsm:CrossIndustryInvoice xmlns:rsm="urn:x"/>'
     pdf = pdf_bytes(

@@ -8,10 +8,15 @@ PDF/A-3 also allows the embedded XML of a Factur-X/ZUGFeRD invoice).
 metadata for that step.
 
 Rendering many documents shares everything that does not depend on the document: the font
-configuration, the parsed stylesheets, the fonts juston ships (Inter, already subset, so
-no per-document font subsetting) and decoded images. WeasyPrint is imported only when the
-first PDF is made; without it a :class:`~juston.errors.RenderError` says to install
-``juston[pdf]``.
+configuration, the parsed stylesheets (WeasyPrint's user-agent stylesheet without the
+footnote and note rules, which cost every element a few styles and juston's documents never
+use) and decoded images. Each PDF embeds only the glyphs it uses (HarfBuzz subsetting, well
+under a millisecond per font; where WeasyPrint only has fontTools, which takes about 100 ms,
+the fonts are embedded whole, compressed once per renderer). What remains per document is
+WeasyPrint's styling, layout and drawing, which grow with the number of boxes and lines of
+text, so juston's templates keep those few (see ``base/layout.html``). WeasyPrint is
+imported only when the first PDF is made; without it a :class:`~juston.errors.RenderError`
+says to install ``juston[pdf]``.
 
 Resources a template refers to (images, stylesheets, fonts) are read only from the template
 folders and ``data:`` URLs: a template cannot make the renderer read other files or fetch
@@ -24,6 +29,7 @@ import functools
 import hashlib
 import importlib
 import io
+import re
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -73,6 +79,45 @@ def _weasyprint() -> Any:
     return weasyprint
 
 
+#: Rules of WeasyPrint's user-agent stylesheet that juston's documents do not need but that
+#: cost every document: the footnote and note pseudo-elements match *every* element (and
+#: ``::marker`` does too), so WeasyPrint computes five or six extra styles per element, and
+#: the footnote and note areas are set up on every page. juston's templates have no
+#: footnotes; list markers keep their style as ``li::marker``.
+_UA_EVERY_ELEMENT = re.compile(r"^::(?:footnote|note)-[a-z-]+ \{[^\n]*\}\n", re.M)
+_UA_NOTE_AREAS = re.compile(r"^ *@(?:footnote|note-area) [^\n]*\n", re.M)
+
+
+@functools.cache
+def _html_class(weasyprint: Any) -> Any:
+    """WeasyPrint's ``HTML`` printing with the leaner user-agent stylesheet (parsed once per
+    process), or ``HTML`` itself where this WeasyPrint lacks what that needs: documents then
+    print the same, only slower."""
+    html = weasyprint.HTML
+    source = getattr(importlib.import_module("weasyprint.html"), "UA", None)
+    if not isinstance(source, str) or not callable(getattr(html, "_ua_stylesheets", None)):
+        return html  # pragma: no cover - another WeasyPrint
+    source = _UA_NOTE_AREAS.sub("", _UA_EVERY_ELEMENT.sub("", source))
+    stylesheet = weasyprint.CSS(string=source.replace("\n::marker {", "\nli::marker {"))
+
+    class DocumentHTML(html):  # type: ignore[misc, valid-type]
+        def _ua_stylesheets(self, *args: Any, **kwargs: Any) -> list[Any]:
+            sheets: list[Any] = super()._ua_stylesheets(*args, **kwargs)
+            return [stylesheet, *sheets[1:]]
+
+    return DocumentHTML
+
+
+def _harfbuzz_subsets() -> bool:
+    """Whether WeasyPrint subsets fonts with HarfBuzz (under a millisecond a font) rather
+    than with fontTools (about 100 ms a font)."""
+    try:
+        ffi = importlib.import_module("weasyprint.text.ffi")
+        return bool(ffi.harfbuzz_subset) and bool(ffi.harfbuzz.hb_version_atleast(4, 1, 0))
+    except Exception:  # pragma: no cover - another WeasyPrint
+        return False
+
+
 def _file_url(path: Path) -> str:
     return path.resolve().as_uri() + ("/" if path.is_dir() else "")
 
@@ -115,7 +160,8 @@ def _url_fetcher(weasyprint: Any, roots: Sequence[Path]) -> Any:
 
 class _Press:
     """What every document of one set of templates shares: WeasyPrint, the font
-    configuration, the parsed stylesheets and an image cache."""
+    configuration, the parsed stylesheets, an image cache and (fonts embedded whole) the
+    compressed fonts."""
 
     def __init__(self, templates: Templates, *, subset_fonts: bool) -> None:
         self.templates = templates
@@ -128,6 +174,7 @@ class _Press:
             roots.insert(0, templates.directory.resolve())
         self.base_url = _file_url(roots[0])
         self.url_fetcher = _url_fetcher(self.weasyprint, roots)
+        self.html = _html_class(self.weasyprint)
         self.font_config = fonts.FontConfiguration()
         self.cache: dict[str, Any] = {}
         self.compressed: dict[bytes, bytes] = {}
@@ -162,7 +209,7 @@ class _Press:
         if _STYLESHEET_MARKER in html:
             stylesheets.append(self.style)
         try:
-            return self.weasyprint.HTML(
+            return self.html(
                 string=html, base_url=self.base_url, url_fetcher=self.url_fetcher
             ).render(
                 font_config=self.font_config,
@@ -233,23 +280,28 @@ class _Press:
 
 
 @functools.lru_cache(maxsize=8)
-def _press(templates: Templates, subset_fonts: bool = False) -> _Press:
+def _press(templates: Templates, subset_fonts: bool | None = None) -> _Press:
+    if subset_fonts is None:
+        subset_fonts = _harfbuzz_subsets()
     return _Press(templates, subset_fonts=subset_fonts)
 
 
 class PdfRenderer:
     """Documents as PDF/A-3b files (``pdf``), one per document.
 
-    *templates* defaults to juston's own. *subset_fonts* makes WeasyPrint subset every
-    font per document: juston's own fonts are already small, so it is off, which is faster;
-    turn it on when your templates use large fonts of their own.
+    *templates* defaults to juston's own. *subset_fonts*: ``None`` (the default) embeds
+    only the glyphs each document uses when WeasyPrint subsets with HarfBuzz, which is
+    fast, and the whole fonts otherwise (juston's fonts are small, and subsetting with
+    fontTools costs about 100 ms per font and document); ``True`` or ``False`` decide it.
     """
 
     name = "pdf"
     media_type = "application/pdf"
     suffix = ".pdf"
 
-    def __init__(self, templates: Templates | None = None, *, subset_fonts: bool = False) -> None:
+    def __init__(
+        self, templates: Templates | None = None, *, subset_fonts: bool | None = None
+    ) -> None:
         self.templates = templates or default_templates()
         self.subset_fonts = subset_fonts
 
