@@ -70,9 +70,10 @@ class _Memo:
     """Results of pure functions of values, shared by the accounts of one run.
 
     Most subscriptions are made from a small price book, so most items price alike: the
-    lines of an item are kept by everything they depend on but the item's id, the
-    content of a line by its priced figures and tax decision, what a document derives
-    from its lines by their contents, and due dates by payment terms.
+    lines of an item are kept by everything they depend on but the item's id (and, with
+    a tax key, taxed as line contents), the content of a line by its priced figures and
+    tax decision, VAT breakdown rows by the contents of their lines, and due dates by
+    payment terms. The billing date is not in the keys: a memo lives in one run's options.
     """
 
     def __init__(self) -> None:
@@ -173,7 +174,7 @@ def _plan_subscription(
     billed: BilledTerms,
     options: RunOptions,
     usage: UsageTotals,
-    tax_key: object | None,
+    tax_key: int | None,
 ) -> list[_Draft]:
     billing_date = options.billing_date
     if subscription.status is not SubscriptionStatus.ACTIVE:
