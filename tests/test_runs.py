@@ -593,3 +593,24 @@ def test_a_hand_made_line_refuses_terms_of_another_item():
             terms=[term],
         )
     assert caught.value.field == "terms"
+
+
+def test_a_run_whose_caches_start_afresh_bills_the_same(monkeypatch):
+    from juston.billing.plan import _Memo
+    from juston.testing import sample_store
+
+    day = date(2026, 2, 1)
+    full = [_content(d) for d in invoice_run(sample_store(accounts=40), day).documents]
+    caches: list[_Memo] = []
+    original = _Memo.trim
+
+    def watched(memo: _Memo) -> None:
+        original(memo)
+        caches.append(memo)
+
+    monkeypatch.setattr(_Memo, "LIMIT", 3)
+    monkeypatch.setattr(_Memo, "trim", watched)
+    trimmed = [_content(d) for d in invoice_run(sample_store(accounts=40), day).documents]
+    assert trimmed == full
+    memo = caches[-1]
+    assert len(memo.summaries) <= 3 + 10  # at most one account's additions past the limit

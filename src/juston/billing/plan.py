@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from itertools import pairwise
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import attrs
 from moneyed import Currency
@@ -76,6 +76,10 @@ class _Memo:
     payment terms. The billing date is not in the keys: a memo lives in one run's options.
     """
 
+    #: Entries a cache may hold before it starts afresh: a run over millions of accounts
+    #: keeps flat memory, and alike items meet again soon after.
+    LIMIT = 50_000
+
     def __init__(self) -> None:
         self.priced: dict[tuple[object, ...], list[Priced]] = {}
         self.contents: dict[tuple[object, ...], LineContent] = {}
@@ -83,6 +87,23 @@ class _Memo:
         self.tax_keys: dict[object, int] = {}
         self.summaries: SummaryCache = {}
         self.due_dates: dict[tuple[PaymentTerms, date], date] = {}
+
+    def trim(self) -> None:
+        """Empty each cache that has grown past :attr:`LIMIT`.
+
+        The tax keys stay: they number the tax situations (a handful) that the item keys
+        refer to, so renumbering them would let a key name another situation.
+        """
+        caches: tuple[dict[Any, Any], ...] = (
+            self.priced,
+            self.contents,
+            self.items,
+            self.summaries,
+            self.due_dates,
+        )
+        for cache in caches:
+            if len(cache) > self.LIMIT:
+                cache.clear()
 
 
 @attrs.frozen(kw_only=True)
@@ -134,6 +155,7 @@ def plan_account(
     Raises a :class:`~juston.JustonError` for bad data (a price in another currency, a
     quantity past the last tier …); the shell reports it for this account and goes on.
     """
+    options._memo.trim()
     drafts: list[_Draft] = []
     # Decisions equal for accounts with equal keys let alike items share taxed lines.
     tax_key = _tax_key(company, account, options)
