@@ -85,7 +85,7 @@ def test_upgrading_from_version_3_adds_the_dunning_tables(store: SqlStore) -> No
     upgraded = SqlStore.open(url)
     try:
         with upgraded.engine.connect() as conn:
-            assert current_version(conn) == head_version() == "0004"
+            assert current_version(conn) == head_version()
         assert list(upgraded.documents()) == [invoice]
         assert list(upgraded.dunnings()) == [] and upgraded.dunning_blocks() == []
         with upgraded.transaction() as tx:

@@ -22,8 +22,10 @@ from zoneinfo import ZoneInfo
 import attrs
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from hypothesis import HealthCheck, given, settings
 
 import juston
@@ -35,12 +37,14 @@ from juston.pricing import Flat
 from juston.storage import codec
 from juston.storage.sql import SqlStore
 from juston.storage.sql import store as sql_store
-from juston.storage.sql.migrate import SchemaError, head_version
+from juston.storage.sql.migrate import SchemaError, current_version, head_version
+from juston.storage.sql.migrate import config as migrate_config
 from juston.storage.sql.schema import metadata
-from juston.testing import sample_store
+from juston.testing import conformance, sample_store
 from juston.testing.conformance import copy_master_data, fingerprint
 from juston.testing.postgres import drop_database, with_database
 from juston.usage.aggregate import aggregate
+from juston.usage.rows import stored_usage
 from strategies import subscriptions
 
 
@@ -147,19 +151,19 @@ CRASH_IN_SECOND_BATCH = """
 import os, sys
 from datetime import date
 import juston
-from juston.storage.sql import store as sql_store
+from juston.storage.sql import bodies
 
 rows = 0
-original = sql_store._Documents.row
+original = bodies.Documents.row
 
-def row_then_crash(self, document):
+def row_then_crash(self, document, parts):
     global rows
     rows += 1
     if rows == 5:  # the second batch of three accounts is half written
         os._exit(17)
-    return original(self, document)
+    return original(self, document, parts)
 
-sql_store._Documents.row = row_then_crash
+bodies.Documents.row = row_then_crash
 store = juston.open_store(sys.argv[1])
 juston.invoice_run(store, date(2026, 2, 1), batch_size=3)
 """
@@ -380,10 +384,11 @@ def test_a_header_change_keeps_the_stored_body_and_a_content_change_rewrites_it(
         assert draft.id is not None
         seq = int(draft.id[1:])
 
-        def body() -> str:
+        def body() -> tuple[str, ...]:
+            """What the row holds besides the header columns."""
             with store.engine.connect() as conn:
-                query = sa.text("SELECT body FROM documents WHERE seq = :s")
-                return str(conn.execute(query, {"s": seq}).scalar_one())
+                query = sa.text("SELECT body, seller, terms FROM documents WHERE seq = :s")
+                return tuple(conn.execute(query, {"s": seq}).one())
 
         before = body()
         (final,) = juston.finalize(store, [draft])
@@ -441,31 +446,59 @@ def test_a_usage_record_is_stored_whole_and_its_columns_exactly(url: str) -> Non
         with store.transaction() as tx:
             assert tx.add_usage([_row(r) for r in RICH_RECORDS]) == len(RICH_RECORDS)
         query = sa.text(
-            "SELECT id, body, quantity, at, unit_price, currency, properties "
-            "FROM usage_records ORDER BY id"
+            "SELECT r.id, i.account_id, i.subscription, i.item_id, r.period_start, r.day, "
+            "r.at, r.quantity, r.unit_price, r.criterion, r.invoice_criterion, r.properties, "
+            "r.rest FROM usage_records r JOIN usage_items i ON i.seq = r.item ORDER BY r.id"
         )
         with store.engine.connect() as conn:
             rows = {row.id: row for row in conn.execute(query)}
             if conn.dialect.name == "sqlite":
                 kinds = conn.execute(
-                    sa.text("SELECT DISTINCT typeof(quantity), typeof(at) FROM usage_records")
+                    sa.text(
+                        "SELECT DISTINCT typeof(quantity), typeof(at), typeof(day) "
+                        "FROM usage_records"
+                    )
                 )
-                assert kinds.all() == [("integer", "integer")]  # never REAL
+                assert kinds.all() == [("integer", "integer", "integer")]  # never REAL
         for record in RICH_RECORDS:
-            back = codec.loads(rows[record.id].body, UsageRecord)
-            assert back == record
-            assert fingerprint(back) == fingerprint(record)  # exponents and offsets too
+            row = rows[record.id]
+            properties = row.properties
+            if isinstance(properties, dict):  # PostgreSQL's driver reads JSON as objects
+                properties = json.dumps(properties)
+            item = (row.account_id, row.subscription, row.item_id)
+            back = stored_usage((row.id, item, *row[4:11], properties, row.rest))
+            assert back == _row(record)
+            assert fingerprint(back) == fingerprint(_row(record))  # exponents and offsets too
         rich = rows["rich"]
-        assert (rich.quantity, rich.unit_price, rich.currency) == (123456500000, "0.1", "EUR")
+        assert (rich.quantity, rich.unit_price, rich.criterion) == (123456500000, "0.1", "EU")
         epoch = datetime(1970, 1, 1, tzinfo=UTC)
         assert rich.at == (RICH_RECORDS[1].timestamp - epoch) // timedelta(microseconds=1)
+        assert (rich.period_start, rich.day) == (
+            date(2026, 1, 1).toordinal(),
+            date(2026, 1, 5).toordinal(),
+        )
         assert rows["tiny"].quantity == 1
         properties = (
             rich.properties if isinstance(rich.properties, dict) else json.loads(rich.properties)
         )
         # One value per name: the one UsageRecord.property() gives ("bob" sorts first).
         assert properties == {"user": "bob", "region": 'e"u\\'}
-        assert rows["plain"].properties is None
+        # What the columns do not give: the offset, the exponents, the currency, and the
+        # second value of "user".
+        assert json.loads(rich.rest) == {
+            "quantity": "123456.500000",
+            "offset": -8 * 3600 * 10**6,
+            "currency": "EUR",
+            "unit_price": "0.10",
+            "properties": [["region", 'e"u\\'], ["user", "bob"], ["user", "änna"]],
+        }
+        plain = rows["plain"]
+        assert (plain.properties, plain.rest, plain.unit_price, plain.criterion) == (
+            None,
+            None,
+            "",
+            "",
+        )
     finally:
         store.close()
 
@@ -550,9 +583,13 @@ def test_usage_totals_are_computed_in_the_database(url: str) -> None:
             ("i1", Decimal(155), 10),
             ("i2", Decimal(30), 10),
         ]
-        selects = [s for s in statements if "usage_records" in s]
-        assert len(selects) == 2  # one per aggregation
-        assert not any("body" in s for s in selects)  # the records stay in the database
+        # One query per aggregation, over the rows per item and day: the records stay in
+        # the database, and are not even read again.
+        assert len([s for s in statements if "usage_days" in s]) == 2
+        assert not any("usage_records" in s for s in statements)
+        with store.engine.connect() as conn:
+            days = conn.execute(sa.text("SELECT count(*), sum(records) FROM usage_days"))
+            assert days.one() == (3, 30)  # three items, one day
     finally:
         store.close()
 
@@ -611,19 +648,90 @@ def test_two_processes_adding_the_same_usage_store_each_record_once(url: str) ->
 def test_database_failures_in_usage_and_charges_are_storage_errors(url: str) -> None:
     store = SqlStore.open(url)
     try:
+        with store.transaction() as tx:
+            tx.add_usage([_row(_record("u1"))])
         with store.engine.begin() as conn:
-            conn.execute(sa.text("DROP TABLE usage_records"))
-            conn.execute(sa.text("DROP TABLE charges"))
+            for table in ("usage_records", "usage_days", "usage_values", "usage_items", "charges"):
+                conn.execute(sa.text(f"DROP TABLE {table}"))
         with pytest.raises(StorageError, match="usage_records"):
             store.known_usage(["u1"])
-        with pytest.raises(StorageError, match="usage_records"), store.transaction() as tx:
-            tx.add_usage([_row(_record("u1"))])
-        with pytest.raises(StorageError, match="usage_records"):
+        with pytest.raises(StorageError, match="usage_items"), store.transaction() as tx:
+            tx.add_usage([_row(_record("u2"))])
+        with pytest.raises(StorageError, match="usage_items"):
             store.usage_totals([UsageQuery("C1", "S-1", "api", Aggregation.SUM)])
         with pytest.raises(StorageError, match="charges"):
             store.charges_of(["C1"])
     finally:
         store.close()
+
+
+def _usage_state(store: SqlStore) -> tuple[list[Any], set[str]]:
+    """Every total of the conformance kit's usage rows, and which of their ids are stored."""
+    queries = [
+        UsageQuery(*item, aggregation, "user" if aggregation is Aggregation.UNIQUE_COUNT else None)
+        for item in (*conformance._ASKED, *conformance._NOT_ASKED)
+        for aggregation in Aggregation
+    ]
+    ids = [row.id for row in conformance._usage_rows()] + ["never"]
+    return fingerprint(store.usage_totals(queries)), store.known_usage(ids)
+
+
+def test_version_5_moves_usage_records_over_exactly_and_back(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    version_5 = ScriptDirectory.from_config(migrate_config()).get_revision("0005")
+    assert version_5 is not None
+    monkeypatch.setattr(version_5.module, "PAGE", 7)  # many pages
+    rows = [*conformance._usage_rows(), *(_row(r) for r in RICH_RECORDS)]
+    store = SqlStore.open(url)
+    with store.transaction() as tx:
+        assert tx.add_usage(rows) == len(rows)
+    before = _usage_state(store)
+    assert before[0] and before[1] == {row.id for row in conformance._usage_rows()}
+    with store.engine.begin() as conn:
+        command.downgrade(migrate_config(conn), "0004")
+        assert current_version(conn) == "0004"
+        # Version 2's table: each record whole as the codec's JSON, with its columns.
+        bodies = dict(conn.execute(sa.text("SELECT id, body FROM usage_records")).all())
+        tables = sa.inspect(conn).get_table_names()
+        assert {"usage_days", "usage_items", "usage_values"}.isdisjoint(tables)
+        # A record as juston before version 5 wrote it.
+        old = _record("old", quantity="2.50", criterion="EU")
+        conn.execute(
+            sa.text(
+                "INSERT INTO usage_records (id, account_id, subscription, item_id, "
+                "period_start, day, at, quantity, unit_price, currency, criterion, "
+                "invoice_criterion, properties, body) VALUES ('old', 'C7', 'S-1', 'x', "
+                ":day, :day, :at, 2500000, NULL, NULL, 'EU', NULL, NULL, :body)"
+            ).bindparams(sa.bindparam("day", type_=sa.Date)),
+            {
+                "day": date(2026, 1, 5),
+                "at": (old.timestamp - datetime(1970, 1, 1, tzinfo=UTC))
+                // timedelta(microseconds=1),
+                "body": codec.dumps_usage_record(old),
+            },
+        )
+    for row in rows:
+        back = codec.loads(bodies[row.id], UsageRecord)
+        assert fingerprint(back) == fingerprint(row.record)
+    url = store.share()
+    store.close()
+
+    upgraded = SqlStore.open(url)
+    try:
+        with upgraded.engine.connect() as conn:
+            assert current_version(conn) == head_version()
+        assert _usage_state(upgraded) == before
+        with upgraded.transaction() as tx:
+            assert tx.add_usage([_row(old), *rows]) == 0  # every id is known
+        (total,) = upgraded.usage_totals([UsageQuery("C7", "S-1", "x", Aggregation.SUM)])
+        assert (total.criterion, str(total.quantity), total.records) == ("EU", "2.5", 1)
+        with upgraded.engine.connect() as conn:
+            # Stored whole: the item reference, which is not "S-1/x", and the exponent.
+            rest = conn.execute(sa.text("SELECT rest FROM usage_records WHERE id = 'old'"))
+            assert json.loads(rest.scalar_one()) == {"item": "S-1/api", "quantity": "2.50"}
+    finally:
+        upgraded.close()
 
 
 def test_text_order_does_not_depend_on_the_database_collation(juston_postgres_url: str) -> None:

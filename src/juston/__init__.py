@@ -167,6 +167,7 @@ from .usage import (
     Rejection,
     UsageRecord,
     ingest_usage,
+    ingest_usage_rows,
     read_usage_csv,
 )
 
@@ -318,6 +319,7 @@ __all__ = [
     "ignore_payment",
     "import_bank_file",
     "ingest_usage",
+    "ingest_usage_rows",
     "invoice_run",
     "make_plugin_manager",
     "match_payments",

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import gc
 import uuid
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from itertools import islice
-from typing import TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 import attrs
 from dateutil.relativedelta import relativedelta
@@ -29,11 +29,13 @@ from ..errors import (
 from ..model.billables import Billable
 from ..model.documents import DocumentReference, Invoice, Term
 from ..model.numbering import Counter
-from ..model.parties import Account
+from ..model.parties import Account, Company
 from ..model.status import DocumentKind, DocumentStatus
+from ..model.terms import PaymentTerms
+from ..payments.sepa import METHOD as SEPA_METHOD
 from ..payments.sepa import with_direct_debits
 from ..plugins import Plugins
-from ..receivables.booking import book_cancellation, book_finalized
+from ..receivables.booking import Finalized, book_cancellation, book_finalized
 from ..storage.base import Reader, Shareable, Store, Transaction
 from ..tax import TaxResolver
 from .batch import AccountFailure, Tally, bill_batch, usage_of
@@ -264,12 +266,60 @@ def _ids(documents: Iterable[Invoice | str]) -> list[str]:
     return ids
 
 
-def _sequence(document: Invoice, day: date) -> tuple[Counter, str]:
+class _Numbered(Protocol):
+    """What numbering needs of a document: an :class:`Invoice` or a draft's header."""
+
+    @property
+    def seller(self) -> Company: ...
+    @property
+    def kind(self) -> DocumentKind: ...
+    @property
+    def account_id(self) -> str: ...
+
+
+class _Header(Finalized, _Numbered, Protocol):
+    """A draft as a transaction that finalizes by header reads it (the SQL store's
+    ``DraftHeader``): what finalizing needs, without the lines and snapshots."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def status(self) -> DocumentStatus: ...
+    @property
+    def payment_terms(self) -> PaymentTerms: ...
+    @property
+    def payment_method(self) -> str | None: ...
+    @property
+    def due_date(self) -> date: ...
+
+    def finalized(self, number: str, invoice_date: date, due_date: date) -> _Header: ...
+
+
+@runtime_checkable
+class _FinalizesByHeader(Protocol):
+    """A transaction that finalizes drafts by their headers: it reads and writes only
+    what finalizing changes or needs, not whole documents (the SQL store's)."""
+
+    def draft_headers(self, ids: Sequence[str] | None = None) -> Iterator[_Header]:
+        """The headers of the documents *ids* in that order (NotFound if one does not
+        exist), or of every draft in the order added; locked like :meth:`documents`."""
+        ...
+
+    def finalize_headers(self, headers: Sequence[_Header]) -> None:
+        """Write the status, number and dates of finalized documents."""
+        ...
+
+    def documents_by_id(self, ids: Sequence[str]) -> list[Invoice]:
+        """Whole documents, in the order of *ids*."""
+        ...
+
+
+def _sequence(document: _Numbered, day: date) -> tuple[Counter, str]:
     counter: Counter = document.seller.numbering.counter_for(document.kind)
     return counter, f"{document.seller.id}/{counter.series}/{counter.bucket(day)}"
 
 
-def _draw_numbers(tx: Transaction, documents: list[Invoice], days: list[date]) -> list[str]:
+def _draw_numbers(tx: Transaction, documents: Sequence[_Numbered], days: list[date]) -> list[str]:
     """Numbers for *documents* (finalized on *days*), drawn in their order.
 
     Each counter is advanced once for all the documents that use it: the numbers are
@@ -324,21 +374,21 @@ def finalize(
     for finalizing more documents than memory holds.
     """
     with _fewer_collections(), store.transaction() as tx:
-        if documents is None:
-            drafts: Iterable[Invoice] = tx.documents(status=DocumentStatus.DRAFT)
-        else:
+        ids = None
+        if documents is not None:
             ids = _ids(documents)
             if len(set(ids)) < len(ids):
                 twice = next(i for n, i in enumerate(ids) if i in ids[:n])
                 raise ValidationError("documents", twice, "is listed twice; each gets one number")
+        if isinstance(tx, _FinalizesByHeader):
+            return _finalize_by_header(tx, ids, invoice_date, collect=collect, settle=settle)
+        if ids is None:
+            drafts: Iterable[Invoice] = tx.documents(status=DocumentStatus.DRAFT)
+        else:
             drafts = [tx.document(document_id) for document_id in ids]
         finalized: list[Invoice] = []
-        for chunk in _batches(drafts, 500):
-            for document in chunk:
-                if document.status is not DocumentStatus.DRAFT:
-                    raise NotADraft(
-                        f"document {document.id}: is {document.status.value}, not a draft"
-                    )
+        for chunk in _batches(drafts, FINALIZE_CHUNK):
+            _check_drafts(chunk)
             days = [invoice_date or document.invoice_date for document in chunk]
             numbers = _draw_numbers(tx, chunk, days)
             finals = [
@@ -358,6 +408,66 @@ def finalize(
             book_finalized(tx, finals, settle=settle)
             if collect:
                 finalized.extend(finals)
+    return finalized
+
+
+#: Documents numbered, written and booked together when finalizing.
+FINALIZE_CHUNK = 500
+
+
+def _check_drafts(chunk: Iterable[Invoice | _Header]) -> None:
+    for document in chunk:
+        if document.status is not DocumentStatus.DRAFT:
+            raise NotADraft(f"document {document.id}: is {document.status.value}, not a draft")
+
+
+def _finalize_by_header(
+    tx: _FinalizesByHeader,
+    ids: Sequence[str] | None,
+    invoice_date: date | None,
+    *,
+    collect: bool,
+    settle: bool,
+) -> list[Invoice]:
+    """:func:`finalize` in a transaction that finalizes by header: the same numbers,
+    dates, pre-notifications and balances, without reading and writing whole documents.
+
+    Only the invoices of accounts that pay by direct debit are read whole (their
+    pre-notification becomes part of the document), and, with *collect*, every document
+    once finalized.
+    """
+    assert isinstance(tx, Transaction)
+    finalized: list[Invoice] = []
+    for chunk in _batches(tx.draft_headers(ids), FINALIZE_CHUNK):
+        _check_drafts(chunk)
+        days = [invoice_date or header.invoice_date for header in chunk]
+        numbers = _draw_numbers(tx, chunk, days)
+        finals = [
+            header.finalized(number, day, header.payment_terms.due_date(day))
+            for header, number, day in zip(chunk, numbers, days, strict=True)
+        ]
+        debited = [final for final in finals if final.payment_method == SEPA_METHOD]
+        if debited:
+            whole = tx.documents_by_id([final.id for final in debited])
+            tx.replace_documents(
+                with_direct_debits(
+                    tx,
+                    [
+                        attrs.evolve(
+                            document,
+                            status=final.status,
+                            number=final.number,
+                            invoice_date=final.invoice_date,
+                            due_date=final.due_date,
+                        )
+                        for document, final in zip(whole, debited, strict=True)
+                    ],
+                )
+            )
+        tx.finalize_headers([final for final in finals if final.payment_method != SEPA_METHOD])
+        book_finalized(tx, finals, settle=settle)
+        if collect:
+            finalized.extend(tx.documents_by_id([final.id for final in finals]))
     return finalized
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
+from typing import Protocol
 
 from moneyed import Currency, Money
 
@@ -21,7 +22,7 @@ from ..money import ZERO
 from ..storage.base import Transaction
 from .ledger import free_by_type, open_amounts
 
-__all__ = ["book_cancellation", "book_finalized", "move", "new_id", "on_document"]
+__all__ = ["Finalized", "book_cancellation", "book_finalized", "move", "new_id", "on_document"]
 
 #: The order in which money on the account is consumed by a new invoice.
 FREE_ORDER = (
@@ -79,7 +80,27 @@ def move(
     ]
 
 
-def _invoice_balance(document: Invoice) -> Balance:
+class Finalized(Protocol):
+    """What booking needs of a finalized document: an :class:`~juston.Invoice`, or the
+    header of one that a store finalized without reading it whole."""
+
+    @property
+    def id(self) -> str | None: ...
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def kind(self) -> DocumentKind: ...
+    @property
+    def currency(self) -> Currency: ...
+    @property
+    def total(self) -> Money: ...
+    @property
+    def number(self) -> str | None: ...
+    @property
+    def invoice_date(self) -> date: ...
+
+
+def _invoice_balance(document: Finalized) -> Balance:
     assert document.id is not None
     return Balance(
         id=f"invoice:{document.id}",
@@ -92,24 +113,36 @@ def _invoice_balance(document: Invoice) -> Balance:
     )
 
 
-def book_finalized(tx: Transaction, documents: Sequence[Invoice], *, settle: bool = True) -> None:
+def book_finalized(tx: Transaction, documents: Sequence[Finalized], *, settle: bool = True) -> None:
     """Book freshly finalized *documents*: each gets its invoice balance; then (JustOn's
     finalize steps 3 and 4) an invoice takes open credits of its account and money on the
     account, and a credit settles the account's open invoices, oldest first."""
-    tx.add_balances([_invoice_balance(d) for d in documents])
+    invoices = [_invoice_balance(d) for d in documents]
     if not settle:
+        tx.add_balances(invoices)
         return
-    by_account: dict[str, list[Invoice]] = {}
+    by_account: dict[str, list[Finalized]] = {}
     for document in documents:
         by_account.setdefault(document.account_id, []).append(document)
+    # What the accounts had before, read before the new balances are added: those are
+    # known here, and reading them back would cost more than booking them.
+    before = tx.balances_of(list(by_account))
+    tx.add_balances(invoices)
+    added: dict[str, list[Balance]] = {}
+    for balance in invoices:
+        added.setdefault(balance.account_id, []).append(balance)
     moves: list[Balance] = []
-    for account_id, balances in tx.balances_of(list(by_account)).items():
-        moves.extend(_consume(account_id, balances, by_account[account_id]))
+    for account_id, balances in before.items():
+        new = by_account[account_id]
+        if balances or len(new) > 1:  # one new document alone has nothing to settle
+            moves.extend(_consume(account_id, [*balances, *added[account_id]], new))
     if moves:
         tx.add_balances(moves)
 
 
-def _consume(account_id: str, balances: Sequence[Balance], new: list[Invoice]) -> list[Balance]:
+def _consume(
+    account_id: str, balances: Sequence[Balance], new: Sequence[Finalized]
+) -> list[Balance]:
     opens = {o.document_id: o for o in open_amounts(balances)}
     free = free_by_type(balances)
     # Money on the account is what all free balances add up to: a chargeback moved there

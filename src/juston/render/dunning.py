@@ -30,6 +30,7 @@ from .templates import Templates
 
 __all__ = ["FORMATS", "dunning_context", "render_dunning"]
 
+
 def _document(detail: DunningDetail) -> dict[str, object]:
     return {
         "number": detail.number,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..model.billables import Billable
 from ..model.documents import Invoice, Term
@@ -38,7 +38,10 @@ from ..model.status import DocumentStatus
 from ..model.subscriptions import Subscription
 from ..model.usage import StoredUsage, UsageQuery, UsageTotal
 
-__all__ = ["DirectWrites", "Reader", "Shareable", "Store", "Transaction"]
+if TYPE_CHECKING:
+    from ..usage.rows import UsageRow
+
+__all__ = ["DirectWrites", "Reader", "Shareable", "Store", "Transaction", "UsageRows"]
 
 
 @runtime_checkable
@@ -272,6 +275,19 @@ class Store(Reader, Protocol):
 
     def transaction(self) -> AbstractContextManager[Transaction]:
         """A unit of work: everything or nothing."""
+        ...
+
+
+@runtime_checkable
+class UsageRows(Protocol):
+    """A transaction that also stores usage records as plain rows: bulk ingestion
+    (:func:`juston.ingest_usage_rows`) writes through it where a store's transactions
+    offer it, and through :meth:`Transaction.add_usage` where they do not."""
+
+    def add_usage_rows(self, rows: Sequence[UsageRow]) -> int:
+        """:meth:`Transaction.add_usage` for :data:`juston.usage.rows.UsageRow` values:
+        store those whose id is not stored yet (the first of equal ids); return how many
+        were stored."""
         ...
 
 

@@ -37,6 +37,7 @@ from ..model.subscriptions import Subscription
 from ..model.usage import StoredUsage, UsageQuery, UsageTotal
 from ..receivables.ledger import open_amounts
 from ..usage.aggregate import aggregate, order
+from ..usage.rows import UsageRow, stored_usage
 from .base import DirectWrites
 
 __all__ = ["MemoryStore"]
@@ -473,6 +474,14 @@ class _MemoryTransaction(_Reads):
         for row in rows:
             if not self._has_usage(row.id):
                 self._usage[row.id] = row
+                added += 1
+        return added
+
+    def add_usage_rows(self, rows: Sequence[UsageRow]) -> int:
+        added = 0
+        for row in rows:
+            if not self._has_usage(row[0]):
+                self._usage[row[0]] = stored_usage(row)
                 added += 1
         return added
 

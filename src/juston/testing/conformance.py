@@ -83,8 +83,9 @@ from juston.model.usage import (
     UsageTotal,
 )
 from juston.receivables.ledger import open_amounts
-from juston.storage.base import Reader
+from juston.storage.base import Reader, UsageRows
 from juston.usage.aggregate import aggregate, order
+from juston.usage.rows import usage_row
 
 from .sample import sample_accounts, sample_company
 
@@ -1382,6 +1383,26 @@ class StoreConformance:
             assert tx.usage_totals(queries) == _expected_totals(rows, queries)
         assert store.usage_totals(queries) == _expected_totals(rows, queries)
 
+    def test_usage_added_after_a_read_in_a_transaction_counts_too(self, store: Store) -> None:
+        rows = _usage_rows()
+        queries = [
+            *_queries(Aggregation.SUM),
+            *_queries(Aggregation.TIME_WEIGHTED),
+            *_queries(Aggregation.UNIQUE_COUNT, "user"),
+        ]
+        with store.transaction() as tx:
+            tx.add_usage(rows[:12])
+            assert tx.usage_totals(queries) == _expected_totals(rows[:12], queries)
+            tx.add_usage(rows[12:30])
+            assert tx.usage_totals(queries) == _expected_totals(rows[:30], queries)
+            tx.add_usage(rows[30:])
+        assert store.usage_totals(queries) == _expected_totals(rows, queries)
+        with pytest.raises(_Boom), store.transaction() as tx:
+            tx.add_usage([_stored("late", _SEATS, _at(20), "77")])
+            assert len(tx.usage_totals(queries)) > len(_expected_totals(rows, queries))
+            raise _Boom
+        assert store.usage_totals(queries) == _expected_totals(rows, queries)
+
     @pytest.mark.parametrize("aggregation", list(Aggregation), ids=lambda a: a.value)
     def test_usage_totals_are_those_of_aggregate(
         self, store: Store, aggregation: Aggregation
@@ -1465,6 +1486,39 @@ class StoreConformance:
         got = store.usage_totals(queries)
         assert got == _expected_totals(rows, queries)
         assert len(got) == 600
+
+    def test_usage_rows_are_stored_as_their_records(self, store: Store) -> None:
+        # A store whose transactions take rows (juston.storage.base.UsageRows) stores a
+        # row exactly as the record it stands for; any store takes the records.
+        rows = _usage_rows()
+        plain = [usage_row(row) for row in rows]
+        with store.transaction() as tx:
+            if isinstance(tx, UsageRows):
+                assert tx.add_usage_rows(plain[:20]) == 20
+                assert tx.add_usage_rows([]) == 0
+                # Ten stored before, one given twice: the first of equal ids counts.
+                again = [*plain[10:], plain[25]]
+                assert tx.add_usage_rows(again) == len(rows) - 20
+            else:
+                assert tx.add_usage(rows) == len(rows)
+        with store.transaction() as tx:
+            if isinstance(tx, UsageRows):
+                assert tx.add_usage_rows(plain) == 0
+        assert store.known_usage([r.id for r in rows]) == {r.id for r in rows}
+        for aggregation in Aggregation:
+            prop = "user" if aggregation is Aggregation.UNIQUE_COUNT else None
+            queries = _queries(aggregation, prop)
+            expected = _expected_totals(rows, queries)
+            assert fingerprint(store.usage_totals(queries)) == fingerprint(expected)
+
+    def test_a_failed_transaction_stores_no_usage_rows(self, store: Store) -> None:
+        plain = [usage_row(row) for row in _usage_rows()]
+        with pytest.raises(_Boom), store.transaction() as tx:
+            if isinstance(tx, UsageRows):
+                tx.add_usage_rows(plain)
+            raise _Boom
+        assert store.known_usage([row[0] for row in plain]) == set()
+        assert store.usage_totals(_queries(Aggregation.COUNT)) == []
 
     # --- ad-hoc charges ------------------------------------------------------------------
 

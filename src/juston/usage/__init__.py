@@ -1,7 +1,9 @@
 """Usage data billing: records, ingestion and aggregation.
 
-See :mod:`juston.usage.ingest` for getting records in and :mod:`juston.usage.aggregate`
-for how stores total them; the invoice run rates the totals of each period.
+See :mod:`juston.usage.ingest` for getting records in (:func:`ingest_usage_rows` for
+millions of plain rows), :mod:`juston.usage.rows` for the plain form stores write them
+in, and :mod:`juston.usage.aggregate` for how stores total them; the invoice run rates
+the totals of each period.
 """
 
 from ..model.usage import (
@@ -14,7 +16,15 @@ from ..model.usage import (
     UsageTotal,
 )
 from .aggregate import aggregate
-from .ingest import IngestResult, Rejection, UsageItems, ingest_usage, read_usage_csv
+from .ingest import (
+    IngestResult,
+    Rejection,
+    UsageItems,
+    ingest_usage,
+    ingest_usage_rows,
+    read_usage_csv,
+)
+from .rows import UsageRow
 
 __all__ = [
     "Aggregation",
@@ -26,8 +36,10 @@ __all__ = [
     "UsageItems",
     "UsageQuery",
     "UsageRecord",
+    "UsageRow",
     "UsageTotal",
     "aggregate",
     "ingest_usage",
+    "ingest_usage_rows",
     "read_usage_csv",
 ]

@@ -20,30 +20,67 @@ with its reason; the rest of its batch is kept.
     ... ])
     >>> result.new, result.duplicates, [str(r) for r in result.rejected]
     (1, 1, ["record 'r2' (#2): item: 'S-1/nope' names no usage item"])
+
+:func:`ingest_usage_rows` does the same for plain rows (``(id, item, timestamp,
+quantity)``), the fast way for millions of records: no object is made per record, and a
+store whose transactions take rows (:class:`~juston.storage.base.UsageRows`, as the SQL
+store's do) writes them as they are.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import date, datetime, tzinfo
+import gc
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from itertools import islice
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import attrs
+import orjson
 
 from ..errors import JustonError, ValidationError
 from ..model.parties import Account, zone
 from ..model.subscriptions import Item, Subscription
 from ..model.usage import LatePolicy, Metric, StoredUsage, UsageRecord
 from ..money import money
-from ..periods import Grid, Period
-from ..storage.base import Reader, Store
+from ..periods import Grid
+from ..storage.base import Reader, Store, Transaction, UsageRows
+from .rows import EPOCH_ORDINAL, MAX_QUANTITY, UsageRow, micros_of, stored_usage, usage_row
 
-__all__ = ["IngestResult", "Rejection", "UsageItems", "ingest_usage", "read_usage_csv"]
+__all__ = [
+    "IngestResult",
+    "Rejection",
+    "UsageItems",
+    "ingest_usage",
+    "ingest_usage_rows",
+    "read_usage_csv",
+]
 
 _FIELDS = ("id", "item", "timestamp", "quantity", "criterion", "invoice_criterion")
+#: The fields of a row of :func:`ingest_usage_rows`, in order; the first four are required.
+ROW_FIELDS = (
+    "id",
+    "item",
+    "timestamp",
+    "quantity",
+    "unit_price",
+    "criterion",
+    "invoice_criterion",
+    "properties",
+)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+#: Whole quantities up to this many units fit a store (in millionths, a signed 64-bit int).
+_MAX_WHOLE = MAX_QUANTITY // 10**6
+#: Epoch seconds the fast path takes (1970 up to the year 3000).
+_MAX_EPOCH = 32503680000
+#: A UTC day on which a time zone changes its offset: its records' days are worked out
+#: one by one.
+_MIXED = 1 << 40
 
 
 @attrs.frozen
@@ -77,15 +114,102 @@ class IngestResult:
         return f"{self.new} new, {self.duplicates} duplicates, {len(self.rejected)} rejected"
 
 
-@attrs.frozen
+class _LocalDays:
+    """The local day of UTC instants in one time zone, by the zone's offset per UTC day.
+
+    A zone keeps its offset all day on all but a few days a year; for those the offset is
+    looked up once per UTC day and a record's day is one addition and one division. On
+    the days the offset changes, each record's day is worked out on its own.
+    """
+
+    __slots__ = ("offsets", "zone")
+
+    def __init__(self, zone: tzinfo) -> None:
+        self.zone = zone
+        #: UTC day number (days since 1970-01-01) -> the offset in seconds, or _MIXED.
+        self.offsets: dict[int, int] = {}
+
+    def offset(self, utc_day: int) -> int:
+        """The zone's offset in seconds all through *utc_day*, or ``_MIXED``."""
+        found = self.offsets.get(utc_day)
+        if found is None:
+            start = utc_day * 86400
+            # Every quarter of an hour and the last second: offsets change at most a few
+            # times a year, never twice within minutes.
+            seen = {self._offset_at(start + second) for second in (*range(0, 86400, 900), 86399)}
+            found = self.offsets[utc_day] = seen.pop() if len(seen) == 1 else _MIXED
+        return found
+
+    def _offset_at(self, seconds: int) -> int:
+        offset = datetime.fromtimestamp(seconds, self.zone).utcoffset()
+        assert offset is not None
+        return offset // timedelta(seconds=1)
+
+    def day(self, seconds: int) -> int:
+        """The local day (a date ordinal) of the instant *seconds* after 1970-01-01 UTC."""
+        offset = self.offset(seconds // 86400)
+        if offset == _MIXED:
+            return datetime.fromtimestamp(seconds, self.zone).toordinal()
+        return (seconds + offset) // 86400 + EPOCH_ORDINAL
+
+
 class _Target:
-    account: Account
-    subscription: Subscription
-    item: Item
-    metric: Metric
-    zone: tzinfo
-    zone_name: str
-    span: Period | None
+    """A usage item with what resolving a record to it needs, worked out once."""
+
+    __slots__ = (
+        "account",
+        "days",
+        "end",
+        "first",
+        "item",
+        "key",
+        "metric",
+        "periods",
+        "reference",
+        "served",
+        "span",
+        "strict",
+        "subscription",
+        "zone_name",
+    )
+
+    def __init__(
+        self,
+        account: Account,
+        subscription: Subscription,
+        item: Item,
+        metric: Metric,
+        zone_name: str,
+        days: _LocalDays,
+        periods: dict[int, int],
+    ) -> None:
+        self.account = account
+        self.subscription = subscription
+        self.item = item
+        self.metric = metric
+        self.zone_name = zone_name
+        self.days = days
+        #: Day ordinal -> the ordinal of the first day of its billing period.
+        self.periods = periods
+        #: The same for the days inside the item's service only.
+        self.served: dict[int, int] = {}
+        self.span = subscription.item_span(item)
+        self.first = self.span.start.toordinal() if self.span else 0
+        self.end = self.span.end.toordinal() if self.span else 0
+        self.key = (account.id, subscription.number, item.id)
+        self.reference = f"{subscription.number}/{item.id}"
+        self.strict = metric.late is LatePolicy.REJECT
+
+    def _same(self) -> tuple[object, ...]:
+        return (self.key, self.subscription, self.item, self.metric, self.zone_name)
+
+    def period(self, day: int) -> int:
+        """The first day of the billing period that contains *day* (ordinals)."""
+        start = self.periods.get(day)
+        if start is None:
+            containing = self.subscription.grid.containing(date.fromordinal(day))
+            start = self.periods[day] = containing.start.toordinal()
+        return start
 
 
 class UsageItems:
@@ -99,8 +223,9 @@ class UsageItems:
         self.company = store.company()
         self._targets: dict[str, _Target | None] = {}
         self._ambiguous: dict[str, str] = {}
-        # (grid, day) -> period start: subscriptions share grids, and walking one is costly.
-        self._periods: dict[tuple[Grid, date], date] = {}
+        # Subscriptions share zones and grids, and working either out is costly.
+        days: dict[str, _LocalDays] = {}
+        periods: dict[Grid, dict[int, int]] = {}
         accounts = store.accounts()
         while batch := list(islice(accounts, page)):
             by_id = {a.id: a for a in batch}
@@ -110,23 +235,37 @@ class UsageItems:
                         if (metric := item.usage) is not None:
                             account = by_id[account_id]
                             name = account.time_zone or self.company.time_zone
+                            if name not in days:
+                                days[name] = _LocalDays(zone(name))
                             target = _Target(
                                 account,
                                 subscription,
                                 item,
                                 metric,
-                                zone(name),
                                 name,
-                                subscription.item_span(item),
+                                days[name],
+                                periods.setdefault(subscription.grid, {}),
                             )
-                            self._add(f"{subscription.number}/{item.id}", target)
+                            self._add(target.reference, target)
                             if item.order_number:
                                 self._add(item.order_number, target)
+        #: Reference -> (target, the "rest" of a row for it: the reference unless it is
+        #: the target's own "SUBSCRIPTION/ITEM").
+        self._fast: dict[str, tuple[_Target, str | None]] = {
+            reference: (
+                target,
+                None
+                if reference == target.reference
+                else orjson.dumps({"item": reference}).decode(),
+            )
+            for reference, target in self._targets.items()
+            if target is not None
+        }
 
     def _add(self, reference: str, target: _Target) -> None:
         # A reference that names two items is ambiguous: None marks it, with the reason.
         seen = self._targets.get(reference, target)
-        if seen is None or seen != target:
+        if seen is None or seen._same() != target._same():
             self._targets[reference] = None
             if seen is not None and seen.account.id != target.account.id:
                 self._ambiguous[reference] = "names usage items of several accounts"
@@ -135,44 +274,242 @@ class UsageItems:
         else:
             self._targets[reference] = target
 
-    def resolve(self, record: UsageRecord) -> StoredUsage:
-        """The stored form of *record*; ValidationError if it names no item or misses it."""
-        if record.item not in self._targets:
-            raise ValidationError("item", record.item, "names no usage item")
-        target = self._targets[record.item]
+    def _target(self, reference: str) -> _Target:
+        if reference not in self._targets:
+            raise ValidationError("item", reference, "names no usage item")
+        target = self._targets[reference]
         if target is None:
-            raise ValidationError("item", record.item, self._ambiguous[record.item])
-        item, subscription = target.item, target.subscription
+            raise ValidationError("item", reference, self._ambiguous[reference])
+        return target
+
+    def _resolved(self, record: UsageRecord) -> tuple[_Target, int, int, int]:
+        """The item, the instant (microseconds), the local day and the period (ordinals)
+        of *record*; ValidationError if it names no item or misses it."""
+        target = self._target(record.item)
         price = record.unit_price
-        if price is not None and price.currency != item.price.currency:
+        currency = target.item.price.currency
+        if price is not None and price.currency != currency:
             raise ValidationError(
-                "unit_price", price, f"is not in the item's currency {item.price.currency.code}"
+                "unit_price", price, f"is not in the item's currency {currency.code}"
             )
-        day = record.timestamp.astimezone(target.zone).date()
-        span = target.span
-        if span is None or not span.start <= day < span.end:
+        at = (record.timestamp - _EPOCH) // _MICROSECOND
+        try:
+            day = target.days.day(at // 1_000_000)
+        except (OverflowError, ValueError, OSError):  # beyond the years a date can have
+            raise ValidationError(
+                "timestamp", record.timestamp.isoformat(), "is out of range"
+            ) from None
+        if not target.first <= day < target.end:
             raise ValidationError(
                 "timestamp",
                 record.timestamp.isoformat(),
-                f"falls on {day} ({target.zone_name}), outside the service of item {record.item}",
+                f"falls on {date.fromordinal(day)} ({target.zone_name}), outside the "
+                f"service of item {record.item}",
             )
-        grid = subscription.grid
-        period_start = self._periods.get((grid, day))
-        if period_start is None:
-            period_start = self._periods[grid, day] = grid.containing(day).start
+        return target, at, day, target.period(day)
+
+    def resolve(self, record: UsageRecord) -> StoredUsage:
+        """The stored form of *record*; ValidationError if it names no item or misses it."""
+        target, _, day, period = self._resolved(record)
+        account_id, subscription, item_id = target.key
         return StoredUsage(
             record=record,
-            account_id=target.account.id,
-            subscription=subscription.number,
-            item_id=item.id,
-            day=day,
-            period_start=period_start,
+            account_id=account_id,
+            subscription=subscription,
+            item_id=item_id,
+            day=date.fromordinal(day),
+            period_start=date.fromordinal(period),
         )
 
     def late_policy(self, row: StoredUsage) -> LatePolicy:
-        target = self._targets[row.record.item]
-        assert target is not None
-        return target.metric.late
+        return self._target(row.record.item).metric.late
+
+    def _row(self, record: UsageRecord) -> tuple[UsageRow, bool]:
+        """*record* as a stored row, and whether its item rejects late usage."""
+        target, at, day, period = self._resolved(record)
+        micros = micros_of(record.quantity, record.id)
+        if (
+            record.item == target.reference
+            and not record.timestamp.utcoffset()
+            and record.unit_price is None
+            and not record.properties
+            and micros % 1_000_000 == 0
+            and str(record.quantity) == str(micros // 1_000_000)
+        ):
+            # Nothing the columns do not give back: the row directly.
+            row: UsageRow = (
+                record.id,
+                target.key,
+                period,
+                day,
+                at,
+                micros,
+                "",
+                record.criterion or "",
+                record.invoice_criterion or "",
+                None,
+                None,
+            )
+        else:
+            account_id, subscription, item_id = target.key
+            stored = StoredUsage(
+                record=record,
+                account_id=account_id,
+                subscription=subscription,
+                item_id=item_id,
+                day=date.fromordinal(day),
+                period_start=date.fromordinal(period),
+            )
+            row = usage_row(stored)
+        return row, target.strict
+
+    def _plain_rows(self, batch: Sequence[object], position: int) -> _Batch:
+        """Validate and resolve the plain rows of *batch*, the first at *position*.
+
+        Rows of four common values (a text id and reference, an aware ``datetime`` or
+        whole epoch seconds, a whole quantity) are checked here without making objects;
+        any other row becomes a :class:`UsageRecord`, which checks it exactly as
+        :func:`ingest_usage` does and says what is wrong.
+        """
+        out = _Batch()
+        fast = self._fast
+        seen = out.seen
+        add_seen = seen.add
+        add_row = out.rows.append
+        most, latest, mixed, epoch_day = _MAX_WHOLE, _MAX_EPOCH, _MIXED, EPOCH_ORDINAL
+        for offset, values in enumerate(batch, start=position):
+            if type(values) is tuple and len(values) == 4:
+                record_id, reference, stamp, quantity = values
+                found = fast.get(reference) if type(reference) is str else None
+                if (
+                    found is not None
+                    and type(record_id) is str
+                    and record_id
+                    and not record_id.isspace()
+                    and type(quantity) is int
+                    and 0 <= quantity <= most
+                ):
+                    target, rest = found
+                    seconds = -1
+                    if type(stamp) is int:
+                        if 0 <= stamp < latest:
+                            seconds = stamp
+                            at = stamp * 1_000_000
+                    elif type(stamp) is datetime and stamp.tzinfo is not None:
+                        utc_offset = stamp.utcoffset()
+                        if utc_offset is not None:
+                            at = (stamp - _EPOCH) // _MICROSECOND
+                            seconds = at // 1_000_000
+                            if utc_offset:
+                                extra = orjson.loads(rest) if rest else {}
+                                extra["offset"] = utc_offset // _MICROSECOND
+                                rest = orjson.dumps(extra).decode()
+                    if seconds >= 0:
+                        days = target.days
+                        shift = days.offsets.get(seconds // 86400)
+                        if shift is None or shift == mixed:
+                            day = days.day(seconds)
+                        else:
+                            day = (seconds + shift) // 86400 + epoch_day
+                        # The period of a day inside the item's service (else: rejected).
+                        period = target.served.get(day)
+                        if period is None and target.first <= day < target.end:
+                            period = target.served[day] = target.period(day)
+                        if period is not None:
+                            row: UsageRow = (
+                                record_id,
+                                target.key,
+                                period,
+                                day,
+                                at,
+                                quantity * 1_000_000,
+                                "",
+                                "",
+                                "",
+                                None,
+                                rest,
+                            )
+                            if record_id in seen:
+                                out.repeated += 1
+                            elif target.strict:
+                                add_seen(record_id)
+                                out.strict.append((offset, row))
+                            else:
+                                add_seen(record_id)
+                                add_row(row)
+                            continue
+            # Anything else: as a record, checked and resolved the exact way.
+            try:
+                out.add(offset, *self._row(_row_record(values)))
+            except JustonError as exc:
+                out.rejected.append(_rejection(offset, values, exc))
+        return out
+
+    def _records(
+        self, batch: Sequence[UsageRecord | Mapping[str, object]], position: int
+    ) -> _Batch:
+        """Validate and resolve the records (or mappings) of *batch*, the first at
+        *position*."""
+        out = _Batch()
+        for offset, data in enumerate(batch, start=position):
+            try:
+                out.add(offset, *self._row(_record(data)))
+            except JustonError as exc:
+                out.rejected.append(_rejection(offset, data, exc))
+        return out
+
+
+class _Batch:
+    """One batch's rows, sorted out: new to the batch (*rows*, and *strict* with their
+    position for items that reject late usage), repeated within it, or rejected."""
+
+    __slots__ = ("rejected", "repeated", "rows", "seen", "strict")
+
+    def __init__(self) -> None:
+        self.rows: list[UsageRow] = []
+        self.strict: list[tuple[int, UsageRow]] = []
+        self.rejected: list[Rejection] = []
+        self.seen: set[str] = set()
+        self.repeated = 0
+
+    def add(self, position: int, row: UsageRow, strict: bool) -> None:
+        if row[0] in self.seen:
+            self.repeated += 1
+            return
+        self.seen.add(row[0])
+        if strict:
+            self.strict.append((position, row))
+        else:
+            self.rows.append(row)
+
+
+def _row_record(values: object) -> UsageRecord:
+    """The record a row of :func:`ingest_usage_rows` gives (ValidationError naming the
+    field if it cannot be one)."""
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Sequence):
+        raise ValidationError("record", values, "is not a row (id, item, timestamp, quantity)")
+    if not 4 <= len(values) <= len(ROW_FIELDS):
+        raise ValidationError(
+            "record",
+            values,
+            f"has {len(values)} values; a row has 4 to {len(ROW_FIELDS)}: " + ", ".join(ROW_FIELDS),
+        )
+    fields: dict[str, Any] = dict(zip(ROW_FIELDS, values, strict=False))
+    stamp = fields["timestamp"]
+    if type(stamp) is int:
+        try:
+            fields["timestamp"] = datetime.fromtimestamp(stamp, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise ValidationError("timestamp", stamp, "is out of range") from None
+    elif isinstance(stamp, str):
+        try:
+            fields["timestamp"] = datetime.fromisoformat(stamp)
+        except ValueError:
+            raise ValidationError("timestamp", stamp, "is not an ISO 8601 date and time") from None
+    for name in ("unit_price", "criterion", "invoice_criterion", "properties"):
+        if fields.get(name, 0) is None:
+            del fields[name]
+    return UsageRecord(**fields)
 
 
 def _record(data: UsageRecord | Mapping[str, object]) -> UsageRecord:
@@ -199,14 +536,59 @@ def _record(data: UsageRecord | Mapping[str, object]) -> UsageRecord:
     return UsageRecord(**fields)  # type: ignore[arg-type]
 
 
-def _invoiced(store: Reader, rows: Sequence[StoredUsage]) -> set[tuple[str, str, date]]:
-    """The (subscription, item, period) of *rows* that a stored document bills."""
-    counts: dict[tuple[str, str, date], int] = {}
-    for terms in store.billed_terms_of({r.account_id for r in rows}).values():
+def _rejection(position: int, data: object, exc: JustonError) -> Rejection:
+    record_id = data.id if isinstance(data, UsageRecord) else None
+    if isinstance(data, Mapping) and isinstance(data.get("id"), str):
+        record_id = data["id"] or None
+    elif isinstance(data, Sequence) and not isinstance(data, (str, bytes)) and data:
+        first = data[0]
+        record_id = first if isinstance(first, str) and first else None
+    if isinstance(exc, ValidationError):
+        return Rejection(position, record_id, exc.field, exc.value, exc.reason)
+    return Rejection(position, record_id, "record", None, str(exc))
+
+
+def _invoiced(store: Reader, rows: Sequence[UsageRow]) -> set[tuple[str, str, int]]:
+    """The (subscription, item, period ordinal) of *rows* that a stored document bills."""
+    counts: dict[tuple[str, str, int], int] = {}
+    for terms in store.billed_terms_of({row[1][0] for row in rows}).values():
         for term in terms:
-            key = (term.subscription, term.item_id, term.period_start)
+            key = (term.subscription, term.item_id, term.period_start.toordinal())
             counts[key] = counts.get(key, 0) + term.count
     return {key for key, count in counts.items() if count > 0}
+
+
+def _store(tx: Transaction, batch: _Batch, counts: list[int]) -> None:
+    """Store the new rows of *batch* in *tx*: *counts* (new, duplicates) goes up, and
+    rows for periods already invoiced of items that reject late usage are rejected."""
+    rows = batch.rows
+    duplicates = batch.repeated
+    if batch.strict:
+        # Duplicates first: a record stored before is a duplicate, wherever it falls.
+        known = tx.known_usage([row[0] for _, row in batch.strict])
+        fresh = [(position, row) for position, row in batch.strict if row[0] not in known]
+        duplicates += len(batch.strict) - len(fresh)
+        invoiced = _invoiced(tx, [row for _, row in fresh]) if fresh else set()
+        for position, row in fresh:
+            if (row[1][1], row[1][2], row[2]) in invoiced:
+                batch.rejected.append(
+                    Rejection(
+                        position,
+                        row[0],
+                        "timestamp",
+                        stored_usage(row).record.timestamp.isoformat(),
+                        f"falls in the period from {date.fromordinal(row[2])}, already "
+                        "invoiced (the item rejects late usage)",
+                    )
+                )
+            else:
+                rows.append(row)
+    if isinstance(tx, UsageRows):
+        added = tx.add_usage_rows(rows)
+    else:
+        added = tx.add_usage([stored_usage(row) for row in rows])
+    counts[0] += added
+    counts[1] += duplicates + len(rows) - added
 
 
 def ingest_usage(
@@ -225,59 +607,92 @@ def ingest_usage(
     one to reuse it over many calls.
     """
     items = items or UsageItems(store)
-    new = duplicates = 0
+    return _ingest(store, records, items._records, batch_size)
+
+
+def ingest_usage_rows(
+    store: Store,
+    rows: Iterable[Sequence[object]],
+    *,
+    items: UsageItems | None = None,
+    batch_size: int = 1_000_000,
+) -> IngestResult:
+    """:func:`ingest_usage` for plain rows: the fast way for millions of records.
+
+    A row is a tuple ``(id, item, timestamp, quantity)``, optionally followed by
+    ``unit_price``, ``criterion``, ``invoice_criterion`` and ``properties`` (as for
+    :class:`~juston.UsageRecord`). *timestamp* is an aware ``datetime``, whole seconds
+    since 1970-01-01 UTC (an ``int``), or ISO 8601 text with an offset; *quantity* an
+    ``int``, ``Decimal`` or decimal text, never a float. Rows are checked exactly as
+    records are, and the result is the same: new, duplicates (by id: stored before, or
+    earlier in the input) and rejections with their reasons. Each batch of *batch_size*
+    rows is stored in one transaction; larger batches write faster.
+
+        >>> from juston.testing import usage_store
+        >>> store = usage_store()
+        >>> result = ingest_usage_rows(store, [
+        ...     ("r1", "S-1/api", 1767607200, 120),   # 2026-01-05 10:00 UTC
+        ...     ("r2", "S-1/api", 1767610800, 30),
+        ...     ("r1", "S-1/api", 1767610800, 99),    # r1 again: a duplicate
+        ...     ("r3", "S-1/api", 1767610800, -1),
+        ... ])
+        >>> str(result), str(result.rejected[0])
+        ('2 new, 1 duplicates, 1 rejected', "record 'r3' (#3): quantity: Decimal('-1') must not be negative")
+    """
+    items = items or UsageItems(store)
+    return _ingest(store, rows, items._plain_rows, batch_size)
+
+
+@contextmanager
+def _no_collections() -> Iterator[None]:
+    """Pause the cyclic garbage collector while records are ingested.
+
+    Ingestion allocates millions of short-lived tuples and makes no reference cycles;
+    with the collector on, its passes over the growing totals of the transaction cost a
+    sixth of the time. Reference counting still frees everything as before; the
+    collector's previous state is restored afterwards.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+#: Rows checked and written at a time, inside a batch's transaction: memory stays flat
+#: however large the batches.
+CHUNK = 20_000
+
+
+def _ingest(
+    store: Store,
+    data: Iterable[Any],
+    prepare: Callable[[Sequence[Any], int], _Batch],
+    batch_size: int,
+) -> IngestResult:
+    if batch_size < 1:
+        raise ValidationError("batch_size", batch_size, "must be at least 1")
+    counts = [0, 0]  # new, duplicates
     rejected: list[Rejection] = []
     position = 0
-    iterator = iter(records)
-    while batch := list(islice(iterator, batch_size)):
-        rows: list[tuple[int, StoredUsage]] = []
-        for offset, data in enumerate(batch, start=position):
-            try:
-                record = _record(data)
-                rows.append((offset, items.resolve(record)))
-            except JustonError as exc:
-                rejected.append(_rejection(offset, data, exc))
-        position += len(batch)
-        with store.transaction() as tx:
-            fresh: dict[str, tuple[int, StoredUsage]] = {}
-            known = tx.known_usage([row.id for _, row in rows])
-            for offset, row in rows:
-                if row.id in known or row.id in fresh:
-                    duplicates += 1
-                else:
-                    fresh[row.id] = (offset, row)
-            strict = [
-                (offset, row)
-                for offset, row in fresh.values()
-                if items.late_policy(row) is LatePolicy.REJECT
-            ]
-            if strict:
-                invoiced = _invoiced(tx, [row for _, row in strict])
-                for offset, row in strict:
-                    if (row.subscription, row.item_id, row.period_start) in invoiced:
-                        del fresh[row.id]
-                        rejected.append(
-                            Rejection(
-                                offset,
-                                row.id,
-                                "timestamp",
-                                row.record.timestamp.isoformat(),
-                                f"falls in the period from {row.period_start}, already invoiced "
-                                "(the item rejects late usage)",
-                            )
-                        )
-            new += tx.add_usage([row for _, row in fresh.values()])
+    iterator = iter(data)
+    with _no_collections():
+        while chunk := list(islice(iterator, min(CHUNK, batch_size))):
+            with store.transaction() as tx:
+                done = 0
+                while chunk:
+                    prepared = prepare(chunk, position)
+                    position += len(chunk)
+                    done += len(chunk)
+                    _store(tx, prepared, counts)
+                    rejected.extend(prepared.rejected)
+                    if done >= batch_size:
+                        break
+                    chunk = list(islice(iterator, min(CHUNK, batch_size - done)))
     rejected.sort(key=lambda r: r.position)
-    return IngestResult(new=new, duplicates=duplicates, rejected=tuple(rejected))
-
-
-def _rejection(position: int, data: object, exc: JustonError) -> Rejection:
-    record_id = data.id if isinstance(data, UsageRecord) else None
-    if isinstance(data, Mapping) and isinstance(data.get("id"), str):
-        record_id = data["id"] or None
-    if isinstance(exc, ValidationError):
-        return Rejection(position, record_id, exc.field, exc.value, exc.reason)
-    return Rejection(position, record_id, "record", None, str(exc))
+    return IngestResult(new=counts[0], duplicates=counts[1], rejected=tuple(rejected))
 
 
 def read_usage_csv(

@@ -31,6 +31,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.types import TypeEngine
 
@@ -47,6 +48,7 @@ __all__ = [
     "charges",
     "company",
     "counters",
+    "document_parts",
     "documents",
     "dunning_blocks",
     "dunnings",
@@ -58,7 +60,10 @@ __all__ = [
     "minor_units",
     "payment_entries",
     "subscriptions",
+    "usage_days",
+    "usage_items",
     "usage_records",
+    "usage_values",
 ]
 
 
@@ -168,10 +173,15 @@ documents = Table(
     Column("run_id", String(200)),
     Column("cancels", String(40)),
     Column("cancelled_by", String(40)),
-    # The seller snapshot: the same text for every document of a company version.
+    # The seller snapshot: the same for every document of a company version. Since
+    # version 6 the digest of its text in document_parts, before that the text itself.
     Column("seller", Text, nullable=False),
+    # The rest of the document (storage.sql.bodies: the lines are in "terms" since
+    # version 6).
     Column("body", Text, nullable=False),
-    # What the document billed, apart from the body: the next run reads only this.
+    # What the document billed, apart from the body: the next run reads only this. Since
+    # version 6 the lines, each as [digest of its content in document_parts, subscription,
+    # item] (the terms are the contents' term parts); before that the terms themselves.
     Column("terms", Text, nullable=False),
     Index(None, "account_id", "seq"),
     # Pages of documents by status or run are read in seq order.
@@ -181,6 +191,15 @@ documents = Table(
     sqlite_autoincrement=True,
 )
 
+document_parts = Table(
+    "document_parts",
+    metadata,
+    # Values many documents share (line contents, seller snapshots), stored once: the
+    # key is a digest of the exact JSON text (storage.sql.bodies.digest).
+    Column("digest", String(64), primary_key=True),
+    Column("body", Text, nullable=False),
+)
+
 counters = Table(
     "counters",
     metadata,
@@ -188,31 +207,80 @@ counters = Table(
     Column("value", BigInteger, nullable=False),
 )
 
-usage_records = Table(
-    "usage_records",
+usage_items = Table(
+    "usage_items",
     metadata,
-    # The record's own id: a record whose id is stored is a duplicate.
-    Column("id", Text, primary_key=True),
+    # A usage item's number: usage records refer to their item by it.
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
     Column("account_id", String(200), nullable=False),
     Column("subscription", String(200), nullable=False),
     Column("item_id", Text, nullable=False),
-    Column("period_start", Date, nullable=False),
-    Column("day", Date, nullable=False),
+    UniqueConstraint("account_id", "subscription", "item_id"),
+)
+
+usage_records = Table(
+    "usage_records",
+    metadata,
+    # Every stored record, whole, keyed by its id (a record whose id is here is a
+    # duplicate); on SQLite a WITHOUT ROWID table. The columns are those of
+    # juston.usage.rows: "" stands for no criterion or unit price, days are date ordinals
+    # (date.toordinal()), and "rest" holds, as JSON, what the other columns do not give
+    # back (the item reference as given, the UTC offset, exponents). Totals are read from
+    # usage_days and usage_values, which the store keeps up to date.
+    Column("id", Text, primary_key=True),
+    Column("item", BigInteger, nullable=False),  # usage_items.seq
+    Column("period_start", Integer, nullable=False),
+    Column("day", Integer, nullable=False),
     # The timestamp in microseconds since 1970-01-01 UTC: the exact order of instants.
     Column("at", BigInteger, nullable=False),
     # The quantity in millionths (QUANTITY_PLACES = 6): sums and maxima are exact
     # integers on every database.
     Column("quantity", BigInteger, nullable=False),
     # The record's unit price without trailing zeros (one group for 0.10 and 0.1).
-    Column("unit_price", Text),
-    Column("currency", String(3)),
-    Column("criterion", Text),
-    Column("invoice_criterion", Text),
-    # Property names to values, for UNIQUE_COUNT; NULL when the record has none.
+    Column("unit_price", Text, nullable=False),
+    Column("criterion", Text, nullable=False),
+    Column("invoice_criterion", Text, nullable=False),
+    # Property names to values (the first value of a name); NULL when there are none.
     Column("properties", JSON),
-    # The whole UsageRecord as exact JSON (juston.storage.codec).
-    Column("body", Text, nullable=False),
-    Index(None, "account_id", "subscription", "item_id", "period_start"),
+    Column("rest", Text),
+    sqlite_with_rowid=False,
+)
+
+usage_days = Table(
+    "usage_days",
+    metadata,
+    # The records of one item, period, group (criterion, invoice criterion, unit price)
+    # and billing day, added up: every usage total is added up from these rows.
+    Column("item", BigInteger, primary_key=True),
+    Column("period_start", Integer, primary_key=True),
+    Column("criterion", Text, primary_key=True),
+    Column("invoice_criterion", Text, primary_key=True),
+    Column("unit_price", Text, primary_key=True),
+    Column("day", Integer, primary_key=True),
+    Column("records", Integer, nullable=False),
+    # The sum and the largest of the quantities, in millionths.
+    Column("quantity", BigInteger, nullable=False),
+    Column("peak", BigInteger, nullable=False),
+    # The latest record: the latest instant, and of records at one instant the greatest id.
+    Column("latest_at", BigInteger, nullable=False),
+    Column("latest_id", Text, nullable=False),
+    Column("latest_quantity", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+usage_values = Table(
+    "usage_values",
+    metadata,
+    # The distinct values of each record property per item, period and group, for
+    # UNIQUE_COUNT.
+    Column("item", BigInteger, primary_key=True),
+    Column("period_start", Integer, primary_key=True),
+    Column("criterion", Text, primary_key=True),
+    Column("invoice_criterion", Text, primary_key=True),
+    Column("unit_price", Text, primary_key=True),
+    Column("name", Text, primary_key=True),
+    Column("value", Text, primary_key=True),
+    sqlite_with_rowid=False,
 )
 
 charges = Table(
@@ -322,5 +390,5 @@ def balance_row(balance: Balance) -> dict[str, Any]:
         "currency": code,
         "date": balance.date,
         "cause": balance.cause,
-        "body": codec.dumps(balance, Balance),
+        "body": codec.dumps_balance(balance),
     }

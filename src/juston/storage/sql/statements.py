@@ -13,7 +13,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ...model.usage import Aggregation
 from .schema import (
     accounts,
     balances,
@@ -28,7 +27,6 @@ from .schema import (
     mandates,
     payment_entries,
     subscriptions,
-    usage_records,
 )
 
 _ids: sa.BindParameter[Any] = sa.bindparam("ids", expanding=True)
@@ -56,7 +54,7 @@ select_terms = (
     .order_by(documents.c.seq)
 )
 
-#: What a document is read back from (see ``store._Documents.load``).
+#: What a document is read back from (see ``bodies.Documents.load``).
 _document_columns = (
     documents.c.seq,
     documents.c.body,
@@ -66,12 +64,42 @@ _document_columns = (
     documents.c.invoice_date,
     documents.c.due_date,
     documents.c.cancelled_by,
+    documents.c.terms,
 )
+#: What a document is finalized from (see ``bodies.Documents.headers``).
+_header_columns = (
+    documents.c.seq,
+    documents.c.status,
+    documents.c.account_id,
+    documents.c.number,
+    documents.c.invoice_date,
+    documents.c.due_date,
+    documents.c.body,
+    documents.c.seller,
+)
+select_headers = sa.select(*_header_columns).where(documents.c.seq.in_(_ids))
+select_documents_in = sa.select(*_document_columns).where(documents.c.seq.in_(_ids))
+
+
+@functools.cache
+def select_draft_headers(lock: bool) -> Any:
+    """A page of the headers of drafts after ``after``."""
+    return _page(documents, _header_columns, frozenset(["status"]), lock)
+
+
 select_document = sa.select(*_document_columns).where(documents.c.seq == sa.bindparam("seq"))
 document_exists = sa.select(documents.c.seq).where(documents.c.seq == sa.bindparam("seq"))
-insert_documents = sa.insert(documents).returning(documents.c.seq, sort_by_parameter_order=True)
 update_document = sa.update(documents).where(documents.c.seq == sa.bindparam("_seq"))
 delete_document = sa.delete(documents).where(documents.c.seq == sa.bindparam("_seq"))
+
+
+@functools.cache
+def insert_parts(dialect: str) -> str:
+    """Driver-level SQL that stores a document part (digest, body) unless it is stored."""
+    return driver_insert(dialect, "document_parts", ("digest", "body")) + (
+        " ON CONFLICT (digest) DO NOTHING"
+    )
+
 
 select_counter = sa.select(counters.c.value).where(counters.c.sequence == sa.bindparam("sequence"))
 advance_counter = (
@@ -105,8 +133,6 @@ def _equal(table: sa.Table, columns: frozenset[str]) -> list[Any]:
     return [table.c[column] == sa.bindparam(column) for column in sorted(columns)]
 
 
-select_known_usage = sa.select(usage_records.c.id).where(usage_records.c.id.in_(_ids))
-
 select_charges = sa.select(
     charges.c.account_id, charges.c.source, charges.c.key, charges.c.body
 ).where(charges.c.account_id.in_(_ids))
@@ -114,182 +140,42 @@ delete_charge = sa.delete(charges).where(
     charges.c.source == sa.bindparam("_source"), charges.c.key == sa.bindparam("_key")
 )
 
-#: The columns of a usage row, in the order :func:`insert_usage` takes them.
-USAGE_COLUMNS = (
-    "id",
-    "account_id",
-    "subscription",
-    "item_id",
-    "period_start",
-    "day",
-    "at",
-    "quantity",
-    "unit_price",
-    "currency",
-    "criterion",
-    "invoice_criterion",
-    "properties",
-    "body",
-)
+# --- driver-level statements: rows as tuples, no per-value processing in SQLAlchemy -------
+#
+# For the writes that come by the hundred thousand (documents, their headers, balances):
+# SQLAlchemy's per-row parameter processing costs several times what SQLite needs to store
+# the row. Values are passed as the driver takes them (see ``store._driver_value``).
 
 
 @functools.cache
-def insert_usage(dialect: str) -> str:
-    """Driver-level SQL that inserts usage rows, skipping ids already stored.
-
-    Each row is a tuple of :data:`USAGE_COLUMNS` (dates as ISO text, properties as JSON
-    text). SQLite takes one tuple per row (``executemany``). PostgreSQL takes all rows as
-    one JSON array of arrays and inserts them in one statement, so its row count is exact;
-    one text parameter costs the driver far less than a parameter per value.
-    """
-    names = ", ".join(f'"{name}"' for name in USAGE_COLUMNS)
-    if dialect == "postgresql":
-        # ->> gives text (exact for numbers too); assigning it to a VARCHAR(n) column
-        # refuses a value too long, where a cast would cut it silently.
-        casts = {"period_start": "date", "day": "date", "at": "bigint", "quantity": "bigint"}
-        casts["properties"] = "json"
-        picked = ", ".join(
-            f"(e->>{n})::{casts[name]}" if name in casts else f"e->>{n}"
-            for n, name in enumerate(USAGE_COLUMNS)
-        )
-        return (
-            f"INSERT INTO usage_records ({names}) SELECT {picked} "
-            "FROM jsonb_array_elements(%s::jsonb) AS e ON CONFLICT (id) DO NOTHING"
-        )
-    marks = ", ".join("?" for _ in USAGE_COLUMNS)
-    return f"INSERT INTO usage_records ({names}) VALUES ({marks}) ON CONFLICT (id) DO NOTHING"
-
-
-#: What a usage total is grouped by.
-_GROUP = (
-    usage_records.c.account_id,
-    usage_records.c.subscription,
-    usage_records.c.item_id,
-    usage_records.c.period_start,
-    usage_records.c.criterion,
-    usage_records.c.invoice_criterion,
-    usage_records.c.unit_price,
-)
-
-
-#: Usage items per totals query: SQLite binds each value on its own (SQLite allows 32,766
-#: parameters), PostgreSQL takes three arrays.
-ITEMS_PER_QUERY = {"sqlite": 500, "postgresql": 10_000}
-
-
-def usage_items(dialect: str, items: Sequence[tuple[str, str, str]]) -> dict[str, Any]:
-    """The parameters of :func:`usage_totals` that name the (distinct) usage *items*, each
-    an (account id, subscription number, item id)."""
-    if dialect == "postgresql":
-        return {
-            "account_ids": [account_id for account_id, _, _ in items],
-            "numbers": [number for _, number, _ in items],
-            "item_ids": [item_id for _, _, item_id in items],
-        }
-    return {"items": items, "accounts": sorted({account_id for account_id, _, _ in items})}
-
-
-def _asked(dialect: str) -> tuple[Any, Any]:
-    """The usage rows of the items asked for: what to select from, and where."""
-    u = usage_records.c
-    if dialect == "postgresql":
-        # A join with the items, each found through the index.
-        arrays = (
-            sa.bindparam(name, type_=postgresql.ARRAY(sa.Text))
-            for name in ("account_ids", "numbers", "item_ids")
-        )
-        asked = (
-            sa.func.unnest(*arrays)
-            .table_valued("account_id", "subscription", "item_id")
-            .render_derived(name="asked")
-        )
-        on = sa.and_(
-            u.account_id == asked.c.account_id,
-            u.subscription == asked.c.subscription,
-            u.item_id == asked.c.item_id,
-        )
-        return usage_records.join(asked, on), None
-    # The accounts alone as well: SQLite seeks the index for a list of values, but scans
-    # all of it for a list of tuples.
-    where = sa.and_(
-        u.account_id.in_(sa.bindparam("accounts", expanding=True)),
-        sa.tuple_(u.account_id, u.subscription, u.item_id).in_(
-            sa.bindparam("items", expanding=True)
-        ),
-    )
-    return usage_records, where
+def driver_insert(dialect: str, table: str, columns: tuple[str, ...]) -> str:
+    """Driver-level SQL that inserts one row of *columns* per parameter tuple."""
+    mark = "?" if dialect == "sqlite" else "%s"
+    names = ", ".join(f'"{name}"' for name in columns)
+    return f'INSERT INTO "{table}" ({names}) VALUES ({", ".join(mark for _ in columns)})'
 
 
 @functools.cache
-def usage_totals(dialect: str, aggregation: Aggregation) -> Any:
-    """The totals of the usage items named by :func:`usage_items`, one row per group (and
-    day, for gauges): the group's columns, ``day``, ``quantity`` (in millionths, except for
-    COUNT and UNIQUE_COUNT) and ``records``. UNIQUE_COUNT counts the distinct values of the
-    record property named by the parameter ``prop``.
-    """
-    source, where = _asked(dialect)
-    records = sa.func.count().label("records")
-    if aggregation in (Aggregation.LATEST, Aggregation.TIME_WEIGHTED):
-        day = usage_records.c.day if aggregation is Aggregation.TIME_WEIGHTED else sa.null()
-        partition = (
-            (*_GROUP, usage_records.c.day) if aggregation is Aggregation.TIME_WEIGHTED else _GROUP
-        )
-        # The latest instant wins; records at the same instant are ordered by id, in code
-        # point order as Python orders text (PostgreSQL's "C" collation; SQLite's default).
-        record_id: Any = usage_records.c.id
-        if dialect == "postgresql":
-            record_id = record_id.collate("C")
-        ranked = (
-            sa.select(
-                *_GROUP,
-                day.label("day"),
-                usage_records.c.quantity,
-                sa.func.row_number()
-                .over(
-                    partition_by=partition, order_by=(usage_records.c.at.desc(), record_id.desc())
-                )
-                .label("latest_first"),
-                sa.func.count().over(partition_by=partition).label("records"),
-            )
-            .select_from(source)
-            .where(*_just(where))
-            .subquery("ranked")
-        )
-        return sa.select(
-            *(ranked.c[c.name] for c in _GROUP),
-            ranked.c.day,
-            ranked.c.quantity,
-            ranked.c.records,
-        ).where(ranked.c.latest_first == 1)
-    if aggregation is Aggregation.SUM:
-        quantity: Any = sa.func.sum(usage_records.c.quantity)
-    elif aggregation is Aggregation.COUNT:
-        quantity = sa.func.count()
-    elif aggregation is Aggregation.MAX:
-        quantity = sa.func.max(usage_records.c.quantity)
-    else:  # UNIQUE_COUNT: records without the property are not counted
-        quantity = sa.func.count(sa.distinct(_property(dialect)))
-    return (
-        sa.select(*_GROUP, sa.null().label("day"), quantity.label("quantity"), records)
-        .select_from(source)
-        .where(*_just(where))
-        .group_by(*_GROUP)
-    )
+def driver_update(dialect: str, table: str, columns: tuple[str, ...], key: str) -> str:
+    """Driver-level SQL that sets *columns* of the row whose *key* is the last parameter."""
+    mark = "?" if dialect == "sqlite" else "%s"
+    values = ", ".join(f'"{name}" = {mark}' for name in columns)
+    return f'UPDATE "{table}" SET {values} WHERE "{key}" = {mark}'
 
 
-def _just(condition: Any) -> tuple[Any, ...]:
-    return () if condition is None else (condition,)
+#: The largest document row number ever given out on SQLite (``AUTOINCREMENT`` keeps it in
+#: ``sqlite_sequence``): a transaction that holds the write lock numbers its new rows on.
+last_document_seq = (
+    "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'documents'), 0), "
+    "coalesce((SELECT max(seq) FROM documents), 0))"
+)
 
 
-def _property(dialect: str) -> Any:
-    """The value of the record property named by the parameter ``prop``, or NULL."""
-    name = sa.bindparam("prop", type_=sa.Text)
-    if dialect == "postgresql":
-        return usage_records.c.properties.op("->>", return_type=sa.Text)(name)
-    # json_each compares the unescaped names: a JSON path would trip over quotes and
-    # backslashes in a name.
-    each = sa.func.json_each(usage_records.c.properties).table_valued("key", "value")
-    return sa.select(each.c.value).where(each.c.key == name).scalar_subquery()
+#: Row numbers for new documents on PostgreSQL (parameter: how many), from the sequence
+#: of the ``seq`` column.
+next_document_seqs = (
+    "SELECT nextval(pg_get_serial_sequence('documents', 'seq')) FROM generate_series(1, %s)"
+)
 
 
 def _insert(dialect: str, table: sa.Table) -> Any:

@@ -7,9 +7,11 @@ queue instead of failing half-way; on PostgreSQL, the rows of documents and dunn
 read inside a transaction and the number counters it advances are locked until it ends,
 so two processes finalizing at once draw gapless, unique numbers.
 
-Usage records are stored by the million and totalled where they are: ``usage_totals``
-groups and adds them up in the database (quantities are integers of 10⁻⁶ units there, so
-sums are exact on SQLite too), and only the totals come back. Open amounts of documents
+Usage records are stored by the million and totalled where they are
+(:mod:`.usage`): ``usage_totals`` adds them up in the database from rows per item and
+day that each transaction updates once for all the records it added (quantities are
+integers of 10⁻⁶ units there, so sums are exact on SQLite too), and only the totals
+come back. Open amounts of documents
 are summed there too, from balances in minor units.
 
     >>> store = SqlStore.open("sqlite://")  # an in-memory database
@@ -20,12 +22,10 @@ are summed there too, from balances in minor units.
 
 from __future__ import annotations
 
-import decimal
 import enum
-from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from moneyed import Money
 from sqlalchemy.engine import Connection, Engine
 
-from ...errors import NotFound, StateError, StorageError, ValidationError
+from ...errors import NotFound, StateError, StorageError
 from ...model.billables import Billable
 from ...model.documents import Invoice, Term
 from ...model.dunning import Dunning, DunningBlock, DunningStatus
@@ -52,19 +52,14 @@ from ...model.receivables import (
 )
 from ...model.status import DocumentStatus
 from ...model.subscriptions import Subscription
-from ...model.usage import (
-    QUANTITY_PLACES,
-    Aggregation,
-    StoredUsage,
-    UsageQuery,
-    UsageTotal,
-    canonical_quantity,
-)
+from ...model.usage import StoredUsage, UsageQuery, UsageTotal
 from ...money import currency
-from ...usage.aggregate import order
+from ...usage.rows import UsageRow
 from .. import codec
 from ..base import DirectWrites
 from . import statements as sql
+from . import usage
+from .bodies import HEADER, Documents, DraftHeader, doc_id
 from .migrate import upgrade
 from .schema import balance_row, from_minor_units
 
@@ -73,18 +68,9 @@ __all__ = ["SqlStore"]
 #: Accounts read per query when iterating over all of them: memory stays flat.
 PAGE = 1000
 
-_TERMS = tuple[Term, ...]
-
 _T = TypeVar("_T")
 _K = TypeVar("_K")
 _P = ParamSpec("_P")
-
-#: Usage rows per insert statement.
-USAGE_BATCH = 10_000
-
-
-def _doc_id(seq: int) -> str:
-    return f"D{seq:08d}"
 
 
 def _dunning_id(seq: int) -> str:
@@ -102,82 +88,6 @@ def _seq(object_id: str | None, prefix: str = "D") -> int | None:
     return None
 
 
-class _Documents:
-    """Documents to rows and back, sharing the seller snapshot between them.
-
-    Every document of a company carries the same seller snapshot; it is stored in its
-    own column and converted once per distinct text instead of once per document.
-    """
-
-    def __init__(self) -> None:
-        self._sellers: dict[str, Company] = {}
-        self._seller_texts: dict[int, tuple[Company, str]] = {}
-
-    def _seller_text(self, seller: Company) -> str:
-        known = self._seller_texts.get(id(seller))
-        if known is None or known[0] is not seller:
-            if len(self._seller_texts) > 64:
-                self._seller_texts.clear()
-            known = self._seller_texts[id(seller)] = (seller, codec.dumps(seller, Company))
-        return known[1]
-
-    def _seller(self, text: str) -> Company:
-        seller = self._sellers.get(text)
-        if seller is None:
-            if len(self._sellers) > 64:
-                self._sellers.clear()
-            seller = self._sellers[text] = codec.loads(text, Company)
-        return seller
-
-    def load(self, row: Sequence[Any]) -> Invoice:
-        """The document of a row of ``statements.document_columns``."""
-        seq, body, seller, status, number, invoice_date, due_date, cancelled_by = row
-        data = orjson.loads(body)
-        data["id"] = _doc_id(seq)
-        data["seller"] = self._seller(seller)  # passes through as it is
-        data["status"] = status
-        data["number"] = number
-        data["invoice_date"] = invoice_date.isoformat()
-        data["due_date"] = due_date.isoformat()
-        data["cancelled_by"] = cancelled_by
-        return codec.structure(data, Invoice)
-
-    def row(self, document: Invoice) -> dict[str, Any]:
-        data = codec.unstructure(document, Invoice)
-        # The id is the row's number; the seller and the header have columns of their own.
-        for name in ("id", "seller", *HEADER):
-            data[name] = None
-        return {
-            **self.header(document),
-            "account_id": document.account_id,
-            "kind": document.kind.value,
-            "currency": document.currency.code,
-            "billing_date": document.billing_date,
-            "net_total": document.net_total.amount,
-            "tax_total": document.tax_total.amount,
-            "total": document.total.amount,
-            "run_id": document.run_id,
-            "cancels": document.cancels,
-            "seller": self._seller_text(document.seller),
-            "body": orjson.dumps(data).decode(),
-            "terms": codec.dumps(tuple(document.terms()), _TERMS),
-        }
-
-    @staticmethod
-    def header(document: Invoice) -> dict[str, Any]:
-        """The columns that finalizing and cancelling change."""
-        return {
-            "status": document.status.value,
-            "number": document.number,
-            "invoice_date": document.invoice_date,
-            "due_date": document.due_date,
-            "cancelled_by": document.cancelled_by,
-        }
-
-
-#: What finalizing and cancelling change: kept in columns only, so that such a change
-#: rewrites a few columns instead of the whole document.
-HEADER = ("status", "number", "invoice_date", "due_date", "cancelled_by")
 _BODY = tuple(f.name for f in attrs.fields(Invoice) if f.name not in (*HEADER, "id"))
 
 
@@ -189,20 +99,21 @@ class _Reads:
     the change. Finalizing relies on it: no draft is numbered twice.
     """
 
-    def __init__(self, conn: Connection, docs: _Documents, *, lock: bool = False) -> None:
+    def __init__(self, conn: Connection, docs: Documents, *, lock: bool = False) -> None:
         self.conn = conn
         self.docs = docs
         self.lock = lock and conn.dialect.name == "postgresql"
         # In a transaction: the documents read and not yet replaced, by row number.
         self.loaded: dict[int, Invoice] | None = {} if lock else None
 
-    def _load(self, row: Sequence[Any]) -> Invoice:
-        document = self.docs.load(row)
+    def _load(self, rows: Sequence[Sequence[Any]]) -> list[Invoice]:
+        documents = self.docs.load(self.conn, rows)
         if self.loaded is not None:
             if len(self.loaded) > 10_000:  # read but never replaced: forget them
                 self.loaded.clear()
-            self.loaded[row[0]] = document
-        return document
+            for row, document in zip(rows, documents, strict=True):
+                self.loaded[row[0]] = document
+        return documents
 
     def company(self) -> Company:
         body = self.conn.scalar(sql.select_company)
@@ -248,35 +159,17 @@ class _Reads:
 
     def billed_terms_of(self, account_ids: Collection[str]) -> dict[str, list[Term]]:
         result: dict[str, list[Term]] = {i: [] for i in account_ids}
-        for account_id, terms in self._rows_in(sql.select_terms, result):
-            result[account_id].extend(codec.loads(terms, _TERMS))
+        for chunk in _chunks(sorted(result)):
+            rows = self.conn.execute(sql.select_terms, {"ids": chunk}).all()
+            for account_id, terms in self.docs.terms(self.conn, rows):
+                result[account_id].extend(terms)
         return result
 
     def known_usage(self, ids: Collection[str]) -> set[str]:
-        return {record_id for (record_id,) in self._rows_in(sql.select_known_usage, ids)}
+        return usage.known(self.conn, ids)
 
     def usage_totals(self, queries: Collection[UsageQuery]) -> list[UsageTotal]:
-        # One query per aggregation (and property), each over the items that ask for it; an
-        # item asked for twice the same way gets its totals twice, as from the memory store.
-        wanted: dict[tuple[Aggregation, str | None], Counter[tuple[str, str, str]]] = {}
-        for query in queries:
-            unique = query.aggregation is Aggregation.UNIQUE_COUNT
-            prop = (query.property or None) if unique else None
-            items = wanted.setdefault((query.aggregation, prop), Counter())
-            items[(query.account_id, query.subscription, query.item_id)] += 1
-        totals: list[UsageTotal] = []
-        dialect = self.conn.dialect.name
-        for (aggregation, prop), items in wanted.items():
-            statement = sql.usage_totals(dialect, aggregation)
-            counted = aggregation in (Aggregation.COUNT, Aggregation.UNIQUE_COUNT)
-            for chunk in _chunks(sorted(items), sql.ITEMS_PER_QUERY[dialect]):
-                params = {**sql.usage_items(dialect, chunk), "prop": prop}
-                for row in self.conn.execute(statement, params):
-                    total = _usage_total(row, counted)
-                    key = (total.account_id, total.subscription, total.item_id)
-                    totals.extend([total] * items[key])
-        totals.sort(key=order)
-        return totals
+        return usage.totals(self.conn, queries)
 
     def charges_of(self, account_ids: Collection[str]) -> dict[str, list[Billable]]:
         found: dict[str, list[tuple[str, str, str]]] = {i: [] for i in account_ids}
@@ -294,13 +187,13 @@ class _Reads:
         row = None if seq is None else self.conn.execute(query, {"seq": seq}).first()
         if row is None:
             raise NotFound(f"document: {document_id!r} does not exist")
-        return self._load(row)
+        return self._load([row])[0]
 
     def documents_page(self, after: int, limit: int, filters: dict[str, str]) -> list[Invoice]:
         """Up to *limit* documents after row *after* whose columns equal *filters*."""
         query = sql.select_documents(frozenset(filters), self.lock)
         params = {"after": after, "limit": limit, **filters}
-        return [self._load(row) for row in self.conn.execute(query, params)]
+        return self._load(self.conn.execute(query, params).all())
 
     # --- receivables
 
@@ -386,91 +279,18 @@ def _chunks(values: Sequence[_T], size: int = 500) -> Iterator[Sequence[_T]]:
         yield values[start : start + size]
 
 
-#: 10⁻⁶, the unit usage quantities are stored in.
-_PLACES = QUANTITY_PLACES
-_MILLION = Decimal(10**QUANTITY_PLACES)
-# Whatever context the caller set: quantities and sums (at most 20 digits) stay exact.
-_EXACT = decimal.Context(prec=60)
-_times = _EXACT.multiply
-_MAX_MICROS = 2**63 - 1
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
+#: The header columns finalizing writes, in the order ``finalize_headers`` passes them.
+_FINALIZED = ("status", "number", "invoice_date", "due_date")
 
 
-def _usage_total(row: Sequence[Any], counted: bool) -> UsageTotal:
-    """A row of ``statements.usage_totals`` as a total; *counted*: its quantity is a count,
-    not millionths."""
-    (
-        account_id,
-        subscription,
-        item_id,
-        period_start,
-        criterion,
-        invoice_criterion,
-        unit_price,
-        day,
-        quantity,
-        records,
-    ) = row
-    amount = Decimal(quantity) if counted else _EXACT.scaleb(Decimal(quantity), -_PLACES)
-    return UsageTotal(
-        account_id=account_id,
-        subscription=subscription,
-        item_id=item_id,
-        period_start=period_start,
-        criterion=criterion,
-        invoice_criterion=invoice_criterion,
-        unit_price=None if unit_price is None else Decimal(unit_price),
-        quantity=canonical_quantity(amount),
-        records=int(records),
-        day=day,
-    )
-
-
-def _usage_row(row: StoredUsage, iso: dict[date, str]) -> tuple[Any, ...]:
-    """The values of ``statements.USAGE_COLUMNS`` for *row*, dates as ISO text (*iso*
-    caches them: a batch has few distinct days)."""
-    record = row.record
-    quantity = record.quantity
-    micros = int(_times(quantity, _MILLION))  # exact: at most QUANTITY_PLACES places
-    if micros > _MAX_MICROS:
-        raise ValidationError(
-            "quantity", quantity, f"is more than the SQL store holds (record {record.id!r})"
-        )
-    price = record.unit_price
-    if price is None:
-        unit_price = currency = None
-    else:
-        # One text per value: 0.10 and 0.1 are the same price, in one group.
-        unit_price = str(canonical_quantity(price.amount) if price.amount else Decimal(0))
-        currency = price.currency.code
-    if record.properties:
-        names: dict[str, str] = {}
-        for name, value in record.properties:
-            names.setdefault(name, value)  # the first, as UsageRecord.property() finds it
-        properties = orjson.dumps(names).decode()
-    else:
-        properties = None
-    period_start = iso.get(row.period_start) or iso.setdefault(
-        row.period_start, row.period_start.isoformat()
-    )
-    day = iso.get(row.day) or iso.setdefault(row.day, row.day.isoformat())
-    return (
-        record.id,
-        row.account_id,
-        row.subscription,
-        row.item_id,
-        period_start,
-        day,
-        (record.timestamp - _EPOCH) // _MICROSECOND,
-        micros,
-        unit_price,
-        currency,
-        record.criterion,
-        record.invoice_criterion,
-        properties,
-        codec.dumps_usage_record(record),
-    )
+def _sqlite_value(value: Any) -> Any:
+    """A value as SQLite's driver takes it where SQLAlchemy's column types would convert it:
+    a date as ISO text, an amount (``Amount``: text on SQLite) as its decimal text."""
+    if type(value) is date:
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
 
 
 def _filters(**given: str | enum.Enum | None) -> dict[str, str]:
@@ -680,12 +500,14 @@ class SqlStore(DirectWrites, _StoreReads):
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._docs = _Documents()
+        self._docs = Documents()
 
     @classmethod
     def open(cls, url: str, *, upgrade_schema: bool = True) -> SqlStore:
         """Open (and with *upgrade_schema*, create or upgrade) the database at *url*."""
         engine = _engine(url)
+        # What a usage transaction keeps on its connection goes with it.
+        sa.event.listen(engine, "checkin", lambda _, record: usage.release(record.info))
         try:
             with _database_errors(url), engine.begin() as conn:
                 upgrade(conn, apply=upgrade_schema)
@@ -725,7 +547,10 @@ class SqlStore(DirectWrites, _StoreReads):
         with _database_errors(self.url), self.engine.connect() as conn:
             conn.execution_options(juston_write=True)
             with conn.begin():
-                yield _SqlTransaction(_Reads(conn, self._docs, lock=True))
+                tx = _SqlTransaction(_Reads(conn, self._docs, lock=True))
+                yield tx
+                usage.flush(conn)  # the days of the usage records it added
+            self._docs.stored(tx.parts)  # committed: they need not be written again
 
 
 class _SqlTransaction(_StoreReads):
@@ -734,6 +559,8 @@ class _SqlTransaction(_StoreReads):
         self.r = reads
         self.dialect = reads.conn.dialect.name
         self.counters: set[str] = set()
+        # The document parts this transaction has stored.
+        self.parts: set[str] = set()
 
     @contextmanager
     def _reads(self) -> Iterator[_Reads]:
@@ -773,9 +600,40 @@ class _SqlTransaction(_StoreReads):
     def add_documents(self, documents: Sequence[Invoice]) -> list[Invoice]:
         if not documents:
             return []
-        rows = [self.r.docs.row(d) for d in documents]
-        seqs = self.conn.scalars(sql.insert_documents, rows).all()
-        return [attrs.evolve(d, id=_doc_id(s)) for d, s in zip(documents, seqs, strict=True)]
+        parts: dict[str, str] = {}
+        rows = [self.r.docs.row(d, parts) for d in documents]
+        self._store_parts(parts)
+        seqs = self._new_document_seqs(len(rows))
+        self._driver_rows(
+            sql.driver_insert(self.dialect, "documents", ("seq", *rows[0])),
+            [(seq, *row.values()) for seq, row in zip(seqs, rows, strict=True)],
+        )
+        return [d.with_id(doc_id(s)) for d, s in zip(documents, seqs, strict=True)]
+
+    def _new_document_seqs(self, count: int) -> Sequence[int]:
+        """Row numbers for *count* new documents, ascending, never given out before."""
+        if self.dialect == "sqlite":
+            # The transaction holds SQLite's write lock (BEGIN IMMEDIATE): no other writer
+            # can take the next numbers meanwhile.
+            last = int(self.conn.exec_driver_sql(sql.last_document_seq).scalar_one())
+            return range(last + 1, last + 1 + count)
+        # PostgreSQL: drawn from the column's sequence, as a default would draw them.
+        return sorted(self.conn.exec_driver_sql(sql.next_document_seqs, (count,)).scalars())
+
+    def _driver_rows(self, statement: str, rows: list[tuple[Any, ...]]) -> int:
+        """Run driver-level *statement* once per row (values as :func:`_driver_value`
+        makes them); return the number of rows it changed."""
+        if self.dialect == "sqlite":
+            rows = [tuple(map(_sqlite_value, row)) for row in rows]
+        return int(self.conn.exec_driver_sql(statement, rows).rowcount)
+
+    def _store_parts(self, parts: dict[str, str]) -> None:
+        """Store the document parts (digest: text) this transaction has not stored yet,
+        in digest order (concurrent transactions storing the same wait in one order)."""
+        new = sorted(key for key in parts if key not in self.parts)
+        if new:
+            self._driver_rows(sql.insert_parts(self.dialect), [(key, parts[key]) for key in new])
+            self.parts.update(new)
 
     def replace_document(self, document: Invoice) -> None:
         self.replace_documents([document])
@@ -783,6 +641,7 @@ class _SqlTransaction(_StoreReads):
     def replace_documents(self, documents: Sequence[Invoice]) -> None:
         headers: list[dict[str, Any]] = []
         rows: list[dict[str, Any]] = []
+        parts: dict[str, str] = {}
         loaded = self.r.loaded if self.r.loaded is not None else {}
         for document in documents:
             seq = _seq(document.id)
@@ -796,7 +655,8 @@ class _SqlTransaction(_StoreReads):
             ):
                 headers.append({"_seq": seq, **self.r.docs.header(document)})
             else:
-                rows.append({"_seq": seq, **self.r.docs.row(document)})
+                rows.append({"_seq": seq, **self.r.docs.row(document, parts)})
+        self._store_parts(parts)
         changed = sum(
             self.conn.execute(sql.update_document, params).rowcount
             for params in (headers, rows)
@@ -807,6 +667,59 @@ class _SqlTransaction(_StoreReads):
 
     def delete_document(self, document_id: str) -> None:
         self._change_row(sql.delete_document, "document", document_id)
+
+    # --- finalizing by header: billing.run.finalize uses these where a transaction has them
+
+    def draft_headers(self, ids: Sequence[str] | None = None) -> Iterator[DraftHeader]:
+        """The headers of the documents *ids*, in that order (NotFound for one that does
+        not exist), or of every draft in the order added; on PostgreSQL locked until the
+        transaction ends. Read a page at a time."""
+        if ids is not None:
+            yield from self._headers_of(ids)
+            return
+        query = sql.select_draft_headers(self.r.lock)
+        after = 0
+        while rows := self.conn.execute(
+            query, {"after": after, "limit": PAGE, "status": DocumentStatus.DRAFT.value}
+        ).all():
+            yield from self.r.docs.headers(self.conn, rows)
+            after = rows[-1][0]
+
+    def _headers_of(self, ids: Sequence[str]) -> Iterator[DraftHeader]:
+        query = sql.select_headers.with_for_update() if self.r.lock else sql.select_headers
+        for chunk in _chunks(ids):
+            seqs = [_seq(document_id) for document_id in chunk]
+            wanted = sorted({seq for seq in seqs if seq is not None})
+            rows = self.conn.execute(query, {"ids": wanted}).all() if wanted else []
+            found = {int(h.id[1:]): h for h in self.r.docs.headers(self.conn, rows)}
+            for document_id, seq in zip(chunk, seqs, strict=True):
+                if seq is None or seq not in found:
+                    raise NotFound(f"document: {document_id!r} does not exist")
+                yield found[seq]
+
+    def finalize_headers(self, headers: Sequence[DraftHeader]) -> None:
+        """Write the header columns (status, number, dates) of finalized documents."""
+        if not headers:
+            return
+        statement = sql.driver_update(self.dialect, "documents", _FINALIZED, "seq")
+        rows = [(h.status.value, h.number, h.invoice_date, h.due_date, _seq(h.id)) for h in headers]
+        if self._driver_rows(statement, rows) != len(rows):
+            raise NotFound("document: some of those to finalize do not exist")
+
+    def documents_by_id(self, ids: Sequence[str]) -> list[Invoice]:
+        """The documents *ids*, in that order (NotFound for one that does not exist)."""
+        found: dict[int, Invoice] = {}
+        seqs = [_seq(document_id) for document_id in ids]
+        query = (
+            sql.select_documents_in.with_for_update() if self.r.lock else sql.select_documents_in
+        )
+        for chunk in _chunks(sorted({seq for seq in seqs if seq is not None})):
+            rows = self.conn.execute(query, {"ids": chunk}).all()
+            found.update(zip((row[0] for row in rows), self.r._load(rows), strict=True))
+        for document_id, seq in zip(ids, seqs, strict=True):
+            if seq is None or seq not in found:
+                raise NotFound(f"document: {document_id!r} does not exist")
+        return [found[seq] for seq in seqs if seq is not None]
 
     def _change_row(self, statement: Any, kind: str, object_id: str | None, **values: Any) -> None:
         """Run *statement* on the row of the *kind* (``document``, ``dunning``) *object_id*
@@ -834,26 +747,10 @@ class _SqlTransaction(_StoreReads):
         return self.conn.scalar(sql.select_counter, {"sequence": sequence}) is not None
 
     def add_usage(self, rows: Sequence[StoredUsage]) -> int:
-        first: dict[str, StoredUsage] = {}
-        for row in rows:
-            first.setdefault(row.record.id, row)
-        # In id order: concurrent transactions adding the same ids then wait for each other
-        # in one order and never deadlock (PostgreSQL locks each id it inserts).
-        fresh = [first[record_id] for record_id in sorted(first)]
-        statement = sql.insert_usage(self.dialect)
-        iso: dict[date, str] = {}
-        added = 0
-        for batch in _chunks(fresh, USAGE_BATCH):
-            values = [_usage_row(row, iso) for row in batch]
-            # Ids stored before (or by a concurrent transaction) are skipped by the insert,
-            # so its row count is what was stored: SQLite sums it over executemany (and
-            # has one writer at a time), PostgreSQL's one statement counts exactly.
-            if self.dialect == "sqlite":
-                result = self.conn.exec_driver_sql(statement, values)
-            else:
-                result = self.conn.exec_driver_sql(statement, (orjson.dumps(values).decode(),))
-            added += result.rowcount
-        return added
+        return usage.add_stored(self.conn, rows)
+
+    def add_usage_rows(self, rows: Sequence[UsageRow]) -> int:
+        return usage.add_rows(self.conn, rows)
 
     def put_charge(self, charge: Billable) -> None:
         self._account_must_exist(charge.account_id)
@@ -882,7 +779,9 @@ class _SqlTransaction(_StoreReads):
         if known:
             raise _stored_already(next(i for i in rows if i in known))
         if rows:
-            self.conn.execute(sql.insert_balances, list(rows.values()))
+            columns = tuple(next(iter(rows.values())))
+            statement = sql.driver_insert(self.dialect, "balances", columns)
+            self._driver_rows(statement, [tuple(row.values()) for row in rows.values()])
 
     def put_payment_entries(self, entries: Sequence[PaymentEntry]) -> None:
         rows = {entry.id: _entry_row(entry) for entry in entries}  # the last of equal ids wins

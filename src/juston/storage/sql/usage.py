@@ -1,0 +1,555 @@
+"""Usage records in the SQL store: written in bulk, deduplicated by id, totalled in SQL.
+
+Four tables (:mod:`.schema`):
+
+- ``usage_items`` numbers each usage item (account, subscription, item);
+- ``usage_records`` holds every record, whole, keyed by its id: the id decides whether a
+  record is new, and new records go where their id sorts, one place per record;
+- ``usage_days`` holds, per item, period, group (criterion, invoice criterion, unit
+  price) and billing day, how many records there are, their sum and maximum, and the
+  latest of them (instant, id, quantity);
+- ``usage_values`` holds the distinct values of each record property per item, period
+  and group, for ``UNIQUE_COUNT``.
+
+Every total is added up in SQL from ``usage_days`` (and ``usage_values``): a period's
+sum is the sum of its days' sums, its latest record the latest of its days', a gauge's
+value on a day that day's latest. A transaction adds up its new records per day in
+memory and writes each day's row once, when it ends (or before it reads totals), in
+key order: a batch of a million records of ten thousand items writes a few hundred
+thousand day rows, not a million. So totals are as exact as the records and cost the
+same however many records a day has.
+
+A record is new when its id goes into ``usage_records``. On SQLite (one writer at a
+time) a chunk of rows is inserted inside a savepoint; if some ids were stored before,
+the savepoint is rolled back and the chunk is written again without them. On
+PostgreSQL one statement inserts a chunk and returns the ids it inserted, so concurrent
+writers each store a record at most once.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from collections.abc import Collection, Iterator, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Connection
+
+from ...model.usage import Aggregation, StoredUsage, UsageQuery, UsageTotal
+from ...rounding import canonical_quantity
+from ...usage.aggregate import order
+from ...usage.rows import UsageRow, quantity_text, usage_row
+from .schema import usage_days, usage_items, usage_records, usage_values
+
+__all__ = ["CHUNK", "add_rows", "add_stored", "flush", "known", "release", "totals"]
+
+#: Rows per insert statement (SQLite: per ``executemany``).
+CHUNK = 20_000
+#: Values per ``IN (...)`` list on SQLite (which allows 32,766 parameters per statement).
+_IN = 500
+#: Usage items per totals query: SQLite binds each value on its own, PostgreSQL one array.
+ITEMS_PER_QUERY = {"sqlite": 500, "postgresql": 10_000}
+
+_Item = tuple[str, str, str]
+_T = TypeVar("_T")
+
+
+def _chunks(values: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def known(conn: Connection, ids: Collection[str]) -> set[str]:
+    """Which of *ids* are stored."""
+    found: set[str] = set()
+    for chunk in _chunks(sorted(set(ids)), _IN):
+        found.update(record_id for (record_id,) in conn.execute(_select_known, {"ids": chunk}))
+    return found
+
+
+_select_known = sa.select(usage_records.c.id).where(
+    usage_records.c.id.in_(sa.bindparam("ids", expanding=True))
+)
+
+
+def _item_numbers(conn: Connection, items: Collection[_Item]) -> dict[_Item, int]:
+    """The numbers of those of *items* that ``usage_items`` holds."""
+    numbers: dict[_Item, int] = {}
+    if conn.dialect.name == "postgresql":
+        for chunk in _chunks(sorted(items), ITEMS_PER_QUERY["postgresql"]):
+            params: dict[str, Any] = {
+                "account_ids": [a for a, _, _ in chunk],
+                "numbers": [s for _, s, _ in chunk],
+                "item_ids": [i for _, _, i in chunk],
+            }
+            for seq, account_id, subscription, item_id in conn.execute(_select_items_pg, params):
+                numbers[(account_id, subscription, item_id)] = seq
+        return numbers
+    for chunk in _chunks(sorted(items), _IN):
+        params = {"items": chunk, "accounts": sorted({a for a, _, _ in chunk})}
+        for seq, account_id, subscription, item_id in conn.execute(_select_items_sqlite, params):
+            numbers[(account_id, subscription, item_id)] = seq
+    return numbers
+
+
+_i = usage_items.c
+# The accounts alone as well: SQLite seeks the index for a list of values, but scans all
+# of it for a list of tuples.
+_select_items_sqlite = sa.select(_i.seq, _i.account_id, _i.subscription, _i.item_id).where(
+    _i.account_id.in_(sa.bindparam("accounts", expanding=True)),
+    sa.tuple_(_i.account_id, _i.subscription, _i.item_id).in_(
+        sa.bindparam("items", expanding=True)
+    ),
+)
+_asked_pg = (
+    sa.func.unnest(
+        *(
+            sa.bindparam(name, type_=postgresql.ARRAY(sa.Text))
+            for name in ("account_ids", "numbers", "item_ids")
+        )
+    )
+    .table_valued("account_id", "subscription", "item_id")
+    .render_derived(name="asked")
+)
+_select_items_pg = sa.select(_i.seq, _i.account_id, _i.subscription, _i.item_id).join(
+    _asked_pg,
+    sa.and_(
+        _i.account_id == _asked_pg.c.account_id,
+        _i.subscription == _asked_pg.c.subscription,
+        _i.item_id == _asked_pg.c.item_id,
+    ),
+)
+
+
+def totals(conn: Connection, queries: Collection[UsageQuery]) -> list[UsageTotal]:
+    """The totals :meth:`juston.storage.Reader.usage_totals` returns, added up in SQL."""
+    flush(conn)  # this transaction's records count too
+    # One query per aggregation (and property), each over the items that ask for it; an
+    # item asked for twice the same way gets its totals twice, as from the memory store.
+    wanted: dict[tuple[Aggregation, str | None], Counter[_Item]] = {}
+    for query in queries:
+        unique = query.aggregation is Aggregation.UNIQUE_COUNT
+        prop = (query.property or None) if unique else None
+        items = wanted.setdefault((query.aggregation, prop), Counter())
+        items[(query.account_id, query.subscription, query.item_id)] += 1
+    if not wanted:
+        return []
+    numbers = _item_numbers(conn, {item for items in wanted.values() for item in items})
+    names = {seq: item for item, seq in numbers.items()}
+    dialect = conn.dialect.name
+    found: list[UsageTotal] = []
+    for (aggregation, prop), items in wanted.items():
+        statement = _totals(dialect, aggregation)
+        counted = aggregation in (Aggregation.COUNT, Aggregation.UNIQUE_COUNT)
+        asked = sorted(numbers[item] for item in items if item in numbers)
+        for chunk in _chunks(asked, ITEMS_PER_QUERY[dialect]):
+            for row in conn.execute(statement, {"items": list(chunk), "prop": prop}):
+                item = names[row[0]]
+                total = _total(item, row, counted)
+                found.extend([total] * items[item])
+    found.sort(key=order)
+    return found
+
+
+def _total(item: _Item, row: Sequence[Any], counted: bool) -> UsageTotal:
+    """A row of :func:`_totals` as a total; *counted*: its quantity is a count, not
+    millionths."""
+    _, period_start, criterion, invoice_criterion, unit_price, day, quantity, records = row
+    account_id, subscription, item_id = item
+    return UsageTotal(
+        account_id=account_id,
+        subscription=subscription,
+        item_id=item_id,
+        period_start=date.fromordinal(period_start),
+        criterion=criterion or None,
+        invoice_criterion=invoice_criterion or None,
+        unit_price=Decimal(unit_price) if unit_price else None,
+        quantity=canonical_quantity(Decimal(quantity)) if counted else quantity_text(int(quantity)),
+        records=int(records),
+        day=None if day is None else date.fromordinal(day),
+    )
+
+
+_d = usage_days.c
+#: What a total is grouped by.
+_GROUP = (_d.item, _d.period_start, _d.criterion, _d.invoice_criterion, _d.unit_price)
+
+
+def _asked(dialect: str, column: Any) -> Any:
+    """*column* is one of the item numbers of the parameter ``items``."""
+    if dialect == "postgresql":
+        return column == sa.func.any(sa.bindparam("items", type_=postgresql.ARRAY(sa.BigInteger)))
+    return column.in_(sa.bindparam("items", expanding=True))
+
+
+@functools.cache
+def _totals(dialect: str, aggregation: Aggregation) -> Any:
+    """The totals of the usage items numbered by the parameter ``items``, one row per
+    group (and day, for gauges): the group's columns, ``day``, ``quantity`` (in
+    millionths, except for COUNT and UNIQUE_COUNT) and ``records``. UNIQUE_COUNT counts
+    the distinct values of the record property named by the parameter ``prop``."""
+    asked = _asked(dialect, _d.item)
+    if aggregation is Aggregation.TIME_WEIGHTED:
+        # A gauge's value on a day is the day's latest record's.
+        return sa.select(*_GROUP, _d.day, _d.latest_quantity, _d.records).where(asked)
+    records = sa.func.sum(_d.records).label("records")
+    if aggregation is Aggregation.LATEST:
+        # The latest instant wins; records at the same instant are ordered by id, in code
+        # point order as Python orders text (PostgreSQL's "C" collation; SQLite's default).
+        latest_id: Any = _d.latest_id.collate("C") if dialect == "postgresql" else _d.latest_id
+        ranked = (
+            sa.select(
+                *_GROUP,
+                _d.latest_quantity,
+                sa.func.row_number()
+                .over(partition_by=_GROUP, order_by=(_d.latest_at.desc(), latest_id.desc()))
+                .label("latest_first"),
+                sa.func.sum(_d.records).over(partition_by=_GROUP).label("records"),
+            )
+            .where(asked)
+            .subquery("ranked")
+        )
+        return sa.select(
+            *(ranked.c[c.name] for c in _GROUP),
+            sa.null().label("day"),
+            ranked.c.latest_quantity,
+            ranked.c.records,
+        ).where(ranked.c.latest_first == 1)
+    if aggregation is Aggregation.UNIQUE_COUNT:
+        # The distinct values of the period's records, however many days they came on.
+        v = usage_values.c
+        groups = sa.select(*_GROUP, records).where(asked).group_by(*_GROUP).subquery("groups")
+        g = groups.c
+        counted = (
+            sa.select(sa.func.count())
+            .where(
+                v.item == g.item,
+                v.period_start == g.period_start,
+                v.criterion == g.criterion,
+                v.invoice_criterion == g.invoice_criterion,
+                v.unit_price == g.unit_price,
+                v.name == sa.bindparam("prop", type_=sa.Text),
+            )
+            .scalar_subquery()
+        )
+        return sa.select(
+            g.item,
+            g.period_start,
+            g.criterion,
+            g.invoice_criterion,
+            g.unit_price,
+            sa.null().label("day"),
+            counted.label("quantity"),
+            g.records,
+        )
+    if aggregation is Aggregation.SUM:
+        quantity: Any = sa.func.sum(_d.quantity)
+    elif aggregation is Aggregation.COUNT:
+        quantity = sa.func.sum(_d.records)
+    else:  # MAX
+        quantity = sa.func.max(_d.peak)
+    return (
+        sa.select(*_GROUP, sa.null().label("day"), quantity.label("quantity"), records)
+        .where(asked)
+        .group_by(*_GROUP)
+    )
+
+
+# --- writing ---------------------------------------------------------------------------
+
+
+def add_stored(conn: Connection, rows: Sequence[StoredUsage]) -> int:
+    """Store the rows whose record id is not stored yet (the first of equal ids); return
+    how many were stored."""
+    return add_rows(conn, [usage_row(row) for row in rows])
+
+
+def add_rows(conn: Connection, rows: Sequence[UsageRow]) -> int:
+    """Store the :data:`~juston.usage.rows.UsageRow` values whose id is not stored yet
+    (the first of equal ids in *rows*); return how many were stored. Their days are
+    added up when the transaction ends (:func:`flush`)."""
+    if not rows:
+        return 0
+    if len({row[0] for row in rows}) != len(rows):
+        first: dict[str, UsageRow] = {}
+        for row in rows:
+            first.setdefault(row[0], row)
+        rows = list(first.values())
+    numbers = _numbers(conn)
+    try:
+        values = [
+            (r[0], numbers[r[1]], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10])
+            for r in rows
+        ]
+    except KeyError:  # items this transaction has not numbered yet
+        _number(conn, numbers, {row[1] for row in rows})
+        values = [
+            (r[0], numbers[r[1]], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10])
+            for r in rows
+        ]
+    pending = _pending(conn)
+    if conn.dialect.name == "postgresql":
+        # In id order: concurrent transactions adding the same ids then wait for each other
+        # in one order and never deadlock (PostgreSQL locks each id it inserts).
+        values.sort()
+        added = 0
+        for chunk in _chunks(values, CHUNK):
+            result = conn.exec_driver_sql(_INSERT_PG, (orjson.dumps(chunk).decode(),))
+            fresh = {record_id for (record_id,) in result}
+            new = [value for value in chunk if value[0] in fresh]
+            pending.add(new)
+            added += len(new)
+        return added
+    added = 0
+    for chunk in _chunks(values, CHUNK):
+        stored = _add_sqlite(conn, chunk)
+        pending.add(stored)
+        added += len(stored)
+    return added
+
+
+def _add_sqlite(conn: Connection, values: Sequence[tuple[Any, ...]]) -> Sequence[tuple[Any, ...]]:
+    """Insert the records of *values* whose id is new; return those."""
+    savepoint = conn.begin_nested()
+    if conn.exec_driver_sql(_INSERT_SQLITE, values).rowcount != len(values):
+        # Some were stored before: write the chunk again without them.
+        savepoint.rollback()
+        stored = known(conn, [value[0] for value in values])
+        values = [value for value in values if value[0] not in stored]
+        if not values:
+            return values
+        savepoint = conn.begin_nested()
+        conn.exec_driver_sql(_INSERT_SQLITE, values)
+    savepoint.commit()
+    return values
+
+
+#: The columns of a record, in the order the insert statements take them.
+_COLUMNS = (
+    "id",
+    "item",
+    "period_start",
+    "day",
+    "at",
+    "quantity",
+    "unit_price",
+    "criterion",
+    "invoice_criterion",
+    "properties",
+    "rest",
+)
+_INSERT_SQLITE = (
+    f"INSERT INTO usage_records ({', '.join(_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _COLUMNS)}) ON CONFLICT (id) DO NOTHING"
+)
+
+
+def _pg_column(n: int, name: str) -> str:
+    casts = {"item": "bigint", "period_start": "integer", "day": "integer"}
+    casts |= {"at": "bigint", "quantity": "bigint", "properties": "json"}
+    # ->> gives text (exact for numbers too).
+    return f"(e->>{n})::{casts[name]}" if name in casts else f"e->>{n}"
+
+
+#: All rows of a chunk as one JSON array of arrays: one text parameter costs the driver
+#: far less than a parameter per value. Returns the ids it inserted.
+_INSERT_PG = (
+    f"INSERT INTO usage_records ({', '.join(_COLUMNS)}) SELECT "
+    + ", ".join(_pg_column(n, name) for n, name in enumerate(_COLUMNS))
+    + " FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS a(e, n) ORDER BY n "
+    "ON CONFLICT (id) DO NOTHING RETURNING id"
+)
+
+
+def _numbers(conn: Connection) -> dict[_Item, int]:
+    """The item numbers this transaction knows, by item.
+
+    Kept for the rest of the transaction only (a rolled-back one may have numbered items
+    that are gone): a transaction that adds many batches looks each item up once.
+    """
+    transaction = conn.get_transaction()
+    cached = conn.info.get("juston_usage_items")
+    if cached is None or cached[0] is not transaction:
+        cached = conn.info["juston_usage_items"] = (transaction, {})
+    numbers: dict[_Item, int] = cached[1]
+    return numbers
+
+
+def _number(conn: Connection, numbers: dict[_Item, int], items: Collection[_Item]) -> None:
+    """Add the numbers of *items* to *numbers*, numbering those ``usage_items`` does not
+    hold yet."""
+    asked = [item for item in items if item not in numbers]
+    if asked:
+        numbers.update(_item_numbers(conn, asked))
+        missing = sorted(item for item in asked if item not in numbers)
+        if missing:
+            mark = "%s" if conn.dialect.name == "postgresql" else "?"
+            conn.exec_driver_sql(
+                "INSERT INTO usage_items (account_id, subscription, item_id) "
+                f"VALUES ({mark}, {mark}, {mark}) ON CONFLICT DO NOTHING",
+                missing,
+            )
+            numbers.update(_item_numbers(conn, missing))
+
+
+# --- the days of a transaction's new records -------------------------------------------
+
+
+class _Days:
+    """A transaction's new records added up per day row of ``usage_days`` (and the
+    property values they bring), until :func:`flush` writes them."""
+
+    __slots__ = ("days", "values")
+
+    def __init__(self) -> None:
+        #: Day key -> [records, sum, maximum, latest instant, latest id, latest quantity].
+        #: The key of a record without criteria or price is one integer (item, period
+        #: and day ordinals, cheap to hash); else (item, period, criterion, invoice
+        #: criterion, unit price, day).
+        self.days: dict[Any, list[Any]] = {}
+        #: (item, period, criterion, invoice criterion, unit price, name, value)
+        self.values: set[tuple[Any, ...]] = set()
+
+    def add(self, new: Sequence[tuple[Any, ...]]) -> None:
+        days = self.days
+        get = days.get
+        for record_id, item, period, day, at, quantity, price, criterion, invoice, props, _ in new:
+            if price or criterion or invoice:
+                key: Any = (item, period, criterion, invoice, price, day)
+            else:
+                key = (item << 44) | (period << 22) | day  # ordinals stay below 2**22
+            found = get(key)
+            if found is None:
+                days[key] = [1, quantity, quantity, at, record_id, quantity]
+            else:
+                found[0] += 1
+                found[1] += quantity
+                if quantity > found[2]:
+                    found[2] = quantity
+                if at > found[3] or (at == found[3] and record_id > found[4]):
+                    found[3] = at
+                    found[4] = record_id
+                    found[5] = quantity
+            if props is not None:
+                for name, value in orjson.loads(props).items():
+                    self.values.add((item, period, criterion, invoice, price, name, value))
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """The day rows to write, in one order for every transaction (by key, those
+        without criteria or price first), so concurrent writers lock rows in one order."""
+        days = self.days
+        plain = sorted(key for key in days if type(key) is int)
+        grouped = sorted(key for key in days if type(key) is not int)
+        mask = 0x3FFFFF
+        rows = [
+            (key >> 44, (key >> 22) & mask, "", "", "", key & mask, *days[key]) for key in plain
+        ]
+        rows.extend((*key, *days[key]) for key in grouped)
+        return rows
+
+
+def _pending(conn: Connection) -> _Days:
+    """The days of the records this transaction added and has not written yet."""
+    transaction = conn.get_transaction()
+    pending = conn.info.get("juston_usage_days")
+    if pending is None or pending[0] is not transaction:
+        pending = conn.info["juston_usage_days"] = (transaction, _Days())
+    days: _Days = pending[1]
+    return days
+
+
+def flush(conn: Connection) -> None:
+    """Write the days of the records this transaction added (before it commits, and
+    before it reads totals)."""
+    pending = conn.info.pop("juston_usage_days", None)
+    if pending is None or pending[0] is not conn.get_transaction():
+        return
+    days: _Days = pending[1]
+    dialect = conn.dialect.name
+    if days.days:
+        rows = days.rows()
+        if dialect == "postgresql":
+            for chunk in _chunks(rows, CHUNK):
+                conn.exec_driver_sql(_UPSERT_DAYS_PG, (orjson.dumps(chunk).decode(),))
+        else:
+            conn.exec_driver_sql(_UPSERT_DAYS_SQLITE, rows)
+    if days.values:
+        values = sorted(days.values)
+        mark = "%s" if dialect == "postgresql" else "?"
+        conn.exec_driver_sql(
+            f"INSERT INTO usage_values ({', '.join(_VALUE_COLUMNS)}) "
+            f"VALUES ({', '.join(mark for _ in _VALUE_COLUMNS)}) ON CONFLICT DO NOTHING",
+            values,
+        )
+
+
+_KEY = ("item", "period_start", "criterion", "invoice_criterion", "unit_price")
+_DAY_COLUMNS = (
+    *_KEY,
+    "day",
+    "records",
+    "quantity",
+    "peak",
+    "latest_at",
+    "latest_id",
+    "latest_quantity",
+)
+_VALUE_COLUMNS = (*_KEY, "name", "value")
+
+
+def _upsert_days(dialect: str) -> str:
+    """Add a day row's figures to the stored row of its key, or store it."""
+    later = "(excluded.latest_at, excluded.latest_id) > (d.latest_at, d.latest_id)"
+    greatest = "max"
+    if dialect == "postgresql":
+        later = (
+            '(excluded.latest_at, excluded.latest_id COLLATE "C") > '
+            '(d.latest_at, d.latest_id COLLATE "C")'
+        )
+        greatest = "greatest"
+    columns = ", ".join(_DAY_COLUMNS)
+    if dialect == "postgresql":
+        casts = dict.fromkeys(
+            ("item", "latest_at", "quantity", "peak", "latest_quantity"), "bigint"
+        )
+        casts |= dict.fromkeys(("period_start", "day", "records"), "integer")
+        source = (
+            "SELECT "
+            + ", ".join(
+                f"(e->>{n})::{casts[name]}" if name in casts else f"e->>{n}"
+                for n, name in enumerate(_DAY_COLUMNS)
+            )
+            + " FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS a(e, n) ORDER BY n"
+        )
+    else:
+        source = f"VALUES ({', '.join('?' for _ in _DAY_COLUMNS)})"
+    return (
+        f"INSERT INTO usage_days AS d ({columns}) {source} "
+        f"ON CONFLICT ({', '.join((*_KEY, 'day'))}) DO UPDATE SET "
+        "records = d.records + excluded.records, "
+        "quantity = d.quantity + excluded.quantity, "
+        f"peak = {greatest}(d.peak, excluded.peak), "
+        f"latest_quantity = CASE WHEN {later} THEN excluded.latest_quantity "
+        "ELSE d.latest_quantity END, "
+        f"latest_id = CASE WHEN {later} THEN excluded.latest_id ELSE d.latest_id END, "
+        f"latest_at = CASE WHEN {later} THEN excluded.latest_at ELSE d.latest_at END"
+    )
+
+
+_UPSERT_DAYS_SQLITE = _upsert_days("sqlite")
+_UPSERT_DAYS_PG = _upsert_days("postgresql")
+
+
+def release(info: dict[Any, Any]) -> None:
+    """Forget what a transaction kept on its connection (when the connection goes back to
+    the pool): a transaction that failed leaves its unwritten days behind."""
+    info.pop("juston_usage_days", None)
+    info.pop("juston_usage_items", None)
