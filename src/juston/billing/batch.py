@@ -6,7 +6,8 @@ Shared by the run in this process and by the workers of a parallel run.
 from __future__ import annotations
 
 import gc
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 
 import attrs
@@ -20,7 +21,7 @@ from ..model.usage import UsageQuery, UsageTotal
 from ..storage.base import Reader, Store
 from .plan import RunOptions, group_billed, plan_account
 
-__all__ = ["AccountFailure", "Tally", "bill_batch", "usage_of"]
+__all__ = ["AccountFailure", "Tally", "bill_batch", "fewer_collections", "usage_of"]
 
 
 @attrs.frozen
@@ -61,6 +62,23 @@ class Tally:
             self.documents.extend(other.documents)
 
 
+@contextmanager
+def fewer_collections(threshold: int = 20_000) -> Iterator[None]:
+    """Run the cyclic garbage collector less often for the duration of a run.
+
+    A run allocates millions of small objects that live until it ends and makes almost no
+    reference cycles, so with the default threshold (700 allocations) the collector keeps
+    rescanning the growing result: half of the run's time at 100,000 documents. Memory is
+    unaffected; the previous threshold is restored afterwards.
+    """
+    old = gc.get_threshold()
+    gc.set_threshold(max(old[0], threshold), *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
 def bill_batch(
     store: Store,
     company: Company,
@@ -76,19 +94,10 @@ def bill_batch(
     *billables* are the batch's charges from the ``juston_billables`` hook, by account;
     the store's own ad-hoc charges are added here.
     """
-    # The cyclic garbage collector runs less often meanwhile, as in a run in one process
-    # (see ``run._fewer_collections``): a worker process of a parallel run bills batch
-    # after batch and keeps the run's memo, which the default threshold keeps rescanning.
-    old = gc.get_threshold()
-    gc.set_threshold(max(old[0], GC_THRESHOLD), *old[1:])
-    try:
+    # Also in a worker process of a parallel run, which bills batch after batch and keeps
+    # the run's memo.
+    with fewer_collections():
         _bill_batch(store, company, batch, options, dry_run, tally, failures, billables)
-    finally:
-        gc.set_threshold(*old)
-
-
-#: Allocations between two collections of the youngest generation while billing a batch.
-GC_THRESHOLD = 20_000
 
 
 def _bill_batch(
