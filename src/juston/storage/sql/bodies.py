@@ -270,16 +270,7 @@ class Documents:
             value = getattr(document, name)
             body[name] = None if value is None else codec.unstructure(value, hint)
         return {
-            **self.header(document),
-            "account_id": document.account_id,
-            "kind": document.kind.value,
-            "currency": document.currency.code,
-            "billing_date": document.billing_date,
-            "net_total": document.net_total.amount,
-            "tax_total": document.tax_total.amount,
-            "total": document.total.amount,
-            "run_id": document.run_id,
-            "cancels": document.cancels,
+            **_columns(document),
             "seller": self._part(document.seller, Company, pending),
             "body": orjson.dumps(body).decode(),
             "terms": orjson.dumps(lines).decode(),
@@ -508,11 +499,8 @@ class Documents:
                 yield account_id, list(codec.structure(lines, _TERMS))
 
 
-def row_v1(document: Invoice) -> dict[str, Any]:
-    """The columns of *document* in format 1 (for a downgrade below schema version 6)."""
-    data = codec.unstructure(document, Invoice)
-    for name in ("id", "seller", *HEADER):
-        data[name] = None
+def _columns(document: Invoice) -> dict[str, Any]:
+    """The columns of *document* besides its body and seller, the same in every format."""
     return {
         **Documents.header(document),
         "account_id": document.account_id,
@@ -524,6 +512,16 @@ def row_v1(document: Invoice) -> dict[str, Any]:
         "total": document.total.amount,
         "run_id": document.run_id,
         "cancels": document.cancels,
+    }
+
+
+def row_v1(document: Invoice) -> dict[str, Any]:
+    """The columns of *document* in format 1 (for a downgrade below schema version 6)."""
+    data = codec.unstructure(document, Invoice)
+    for name in ("id", "seller", *HEADER):
+        data[name] = None
+    return {
+        **_columns(document),
         "seller": codec.dumps(document.seller, Company),
         "body": orjson.dumps(data).decode(),
         "terms": codec.dumps(tuple(document.terms()), _TERMS),
