@@ -246,16 +246,25 @@ usage_records = Table(
     sqlite_with_rowid=False,
 )
 
+
+def _usage_group() -> list[Column[Any]]:
+    """The key of a usage group: item, period, criteria and unit price (a table's own
+    columns; tables cannot share Column objects)."""
+    return [
+        Column("item", BigInteger, primary_key=True),
+        Column("period_start", Integer, primary_key=True),
+        Column("criterion", Text, primary_key=True),
+        Column("invoice_criterion", Text, primary_key=True),
+        Column("unit_price", Text, primary_key=True),
+    ]
+
+
 usage_days = Table(
     "usage_days",
     metadata,
     # The records of one item, period, group (criterion, invoice criterion, unit price)
     # and billing day, added up: every usage total is added up from these rows.
-    Column("item", BigInteger, primary_key=True),
-    Column("period_start", Integer, primary_key=True),
-    Column("criterion", Text, primary_key=True),
-    Column("invoice_criterion", Text, primary_key=True),
-    Column("unit_price", Text, primary_key=True),
+    *_usage_group(),
     Column("day", Integer, primary_key=True),
     Column("records", Integer, nullable=False),
     # The sum and the largest of the quantities, in millionths.
@@ -273,11 +282,7 @@ usage_values = Table(
     metadata,
     # The distinct values of each record property per item, period and group, for
     # UNIQUE_COUNT.
-    Column("item", BigInteger, primary_key=True),
-    Column("period_start", Integer, primary_key=True),
-    Column("criterion", Text, primary_key=True),
-    Column("invoice_criterion", Text, primary_key=True),
-    Column("unit_price", Text, primary_key=True),
+    *_usage_group(),
     Column("name", Text, primary_key=True),
     Column("value", Text, primary_key=True),
     sqlite_with_rowid=False,
