@@ -16,7 +16,6 @@ because every boundary is computed from the anchor, not from the previous bounda
 from __future__ import annotations
 
 import calendar
-import enum
 from collections.abc import Iterator
 from datetime import date, timedelta
 from functools import lru_cache
@@ -25,6 +24,7 @@ from typing import Any
 import attrs
 from dateutil.relativedelta import relativedelta
 
+from ._enum import Enum
 from ._fields import check_date
 from .errors import ValidationError
 
@@ -71,7 +71,7 @@ class Period:
         return f"{self.start.isoformat()}..{self.last_day.isoformat()}"
 
 
-class Unit(enum.Enum):
+class Unit(Enum):
     """The unit of a billing period; prices are quoted per one unit."""
 
     DAY = "day"
@@ -79,7 +79,7 @@ class Unit(enum.Enum):
     YEAR = "year"
 
 
-class Alignment(enum.Enum):
+class Alignment(Enum):
     """Where the billing-period grid starts.
 
     ``ANNIVERSARY`` starts it on the subscription's start day; ``CALENDAR`` on calendar

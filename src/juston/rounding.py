@@ -18,7 +18,6 @@ No other module calls ``Decimal.quantize``; a test enforces that.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal, localcontext
 from fractions import Fraction
@@ -26,6 +25,8 @@ from functools import cache
 
 from babel.numbers import get_currency_precision
 from moneyed import Money
+
+from ._enum import Enum
 
 __all__ = [
     "PRICE_PLACES",
@@ -123,10 +124,12 @@ def round_tax(net: Decimal, rate: Decimal, currency_code: str) -> Decimal:
     >>> round_tax(Decimal("6.03"), Decimal(19), "EUR")
     Decimal('1.15')
     """
-    return round_amount(net * rate / 100, currency_code)
+    # Exact: a product of two decimals within 60 digits, then a shift of the exponent.
+    exact = _EXACT.multiply(net, rate).scaleb(-2, _EXACT)
+    return exact.quantize(_quantum(currency_code), rounding=ROUND_HALF_UP, context=_EXACT)
 
 
-class TaxRounding(enum.Enum):
+class TaxRounding(Enum):
     """How a document's VAT is rounded.
 
     ``LINE`` (JustOn's default): each line's tax is rounded, and the VAT breakdown per

@@ -22,16 +22,16 @@ becomes a line:
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from itertools import pairwise
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 import attrs
 from moneyed import Currency
 
+from .._enum import Enum
 from ..errors import CurrencyMismatch, ValidationError
 from ..model.billables import Billable
 from ..model.catalog import Product
@@ -59,7 +59,7 @@ BilledTerms = Mapping[tuple[str, str], Sequence[Term]]
 UsageTotals = Mapping[tuple[str, str], Sequence[UsageTotal]]
 
 
-class Split(enum.Enum):
+class Split(Enum):
     """One document per account and currency (default), or per subscription."""
 
     ACCOUNT = "account"
@@ -86,7 +86,7 @@ class _Memo:
         self.items: dict[tuple[object, ...], list[LineContent]] = {}
         self.tax_keys: dict[object, int] = {}
         self.summaries: SummaryCache = {}
-        self.due_dates: dict[tuple[PaymentTerms, date], date] = {}
+        self.due_dates: dict[tuple[str, date], date] = {}
 
     def trim(self) -> None:
         """Empty each cache that has grown past :attr:`LIMIT`.
@@ -120,9 +120,9 @@ class RunOptions:
 
 
 class _Draft(NamedTuple):
-    """A line with what decides which document it goes on."""
+    """Lines of one source with what decides which document they go on."""
 
-    line: Line
+    lines: list[Line]
     currency: Currency
     invoice_criterion: str | None
     subscription: Subscription | None
@@ -175,14 +175,15 @@ def plan_account(
             )
         seen.add((billable.source, billable.key))
         drafts.extend(_plan_billable(company, account, billable, billed, options))
-    groups: dict[tuple[str | None, Currency, str | None], list[_Draft]] = {}
+    groups: dict[tuple[str | None, str, str | None], list[_Draft]] = {}
     subscription_split = options.split is Split.SUBSCRIPTION
     for draft in drafts:
-        by = draft.line.subscription if subscription_split else ""
-        groups.setdefault((by, draft.currency, draft.invoice_criterion), []).append(draft)
+        by = draft.lines[0].subscription if subscription_split else ""
+        key = (by, draft.currency.code, draft.invoice_criterion)
+        groups.setdefault(key, []).append(draft)
     documents = []
-    for (_, currency, _), group in groups.items():
-        document = _document(company, account, currency, group, options)
+    for group in groups.values():
+        document = _document(company, account, group[0].currency, group, options)
         if document.total.amount == 0 and options.skip_zero:
             continue
         documents.append(document)
@@ -202,17 +203,12 @@ def _plan_subscription(
     if subscription.status is not SubscriptionStatus.ACTIVE:
         return []
     currency = subscription.currency or account.currency
-    for item in subscription.items:
-        # An item's prices share one currency (its validators see to that).
-        if item.price.currency != currency:
-            raise CurrencyMismatch(
-                "price",
-                f"{subscription.number}/{item.id}",
-                f"is in {item.price.currency.code}, but the subscription bills in {currency.code}",
-            )
+    for price_currency in subscription.price_currencies:
+        if price_currency is not currency and price_currency != currency:
+            _currency_mismatch(subscription, currency)
     grid = subscription.grid
     span_of = subscription.item_span
-    base_at = _base(subscription) if any(i.derived for i in subscription.items) else _no_base
+    base_at = _base(subscription) if subscription.any_derived else _no_base
     memo = options._memo
     drafts: list[_Draft] = []
     number = subscription.number
@@ -233,7 +229,7 @@ def _plan_subscription(
             )
             drafts.extend(
                 [
-                    _Draft(Line(c, number, item.id), currency, p.invoice_criterion, subscription)
+                    _Draft([Line(c, number, item.id)], currency, p.invoice_criterion, subscription)
                     for p, c in zip(priced, contents, strict=True)
                 ]
             )
@@ -260,7 +256,7 @@ def _plan_subscription(
                 if item_billed
                 else ()
             )
-            shape = (item.shape, grid.anchor, grid.period, start, subscription.end, history)
+            shape = (item.shape, grid, start, subscription.end, history)
             found = None if tax_key is None else memo.items.get((shape, tax_key))
             if found is None:
                 found = _regular_contents(
@@ -269,11 +265,21 @@ def _plan_subscription(
                 if tax_key is not None:
                     memo.items[shape, tax_key] = found
             contents = found
-        item_id = item.id
-        drafts.extend(
-            [_Draft(Line(c, number, item_id), currency, None, subscription) for c in contents]
-        )
+        if contents:
+            item_id = item.id
+            lines = [Line(c, number, item_id) for c in contents]
+            drafts.append(_Draft(lines, currency, None, subscription))
     return drafts
+
+
+def _currency_mismatch(subscription: Subscription, currency: Currency) -> NoReturn:
+    # An item's prices share one currency (its validators see to that).
+    item = next(i for i in subscription.items if i.price.currency != currency)
+    raise CurrencyMismatch(
+        "price",
+        f"{subscription.number}/{item.id}",
+        f"is in {item.price.currency.code}, but the subscription bills in {currency.code}",
+    )
 
 
 def _regular_contents(
@@ -321,7 +327,7 @@ def _plan_billable(
         company, account, currency, billable.product, TaxDate.SERVICE_PERIOD, priced, options
     )
     return [
-        _Draft(Line(c, source, billable.key), currency, p.invoice_criterion, None)
+        _Draft([Line(c, source, billable.key)], currency, p.invoice_criterion, None)
         for p, c in zip(priced, contents, strict=True)
     ]
 
@@ -531,11 +537,12 @@ def _document(
         {s.number: s for d in drafts if (s := d.subscription) is not None}.values()
     )
     terms = _payment_terms(company, account, subscriptions)
-    due = memo.due_dates.get((terms, invoice_date))
+    # By the pattern, a string: its hash is kept, a PaymentTerms' is not.
+    due = memo.due_dates.get((terms.pattern, invoice_date))
     if due is None:
-        due = memo.due_dates[terms, invoice_date] = terms.due_date(invoice_date)
+        due = memo.due_dates[terms.pattern, invoice_date] = terms.due_date(invoice_date)
     return Invoice.create(
-        lines=[d.line for d in drafts],
+        lines=[line for d in drafts for line in d.lines],
         currency=currency,
         cache=memo.summaries,
         id=None,

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import enum
-
 import attrs
 
+from .._enum import Enum
 from .._fields import check_text
 
 __all__ = ["Product", "Supply"]
 
 
-class Supply(enum.Enum):
+class Supply(Enum):
     """What kind of supply a product is; VAT place-of-supply rules differ by kind."""
 
     GOODS = "goods"

@@ -353,15 +353,13 @@ class TaxSubtotal:
         return self.tax - self.line_tax
 
 
-def _group(contents: tuple[LineContent, ...]) -> dict[tuple[str, Decimal], list[int]]:
+def _group(contents: tuple[LineContent, ...]) -> list[tuple[int, ...]]:
     """The positions of the contents per VAT category and rate, in breakdown order."""
     groups: dict[tuple[str, Decimal], list[int]] = {}
     for index, content in enumerate(contents):
         vat = content.vat
         groups.setdefault((vat.category, vat.rate), []).append(index)
-    if len(groups) > 1:
-        groups = dict(sorted(groups.items(), key=_breakdown_order))
-    return groups
+    return [tuple(positions) for _, positions in sorted(groups.items(), key=_breakdown_order)]
 
 
 def _breakdown_order(group: tuple[tuple[str, Decimal], list[int]]) -> tuple[str, Decimal]:
@@ -377,6 +375,8 @@ class _Subtotal:
     #: group's tax under ``TaxRounding.CATEGORY``.
     contents: tuple[LineContent, ...]
     subtotal: TaxSubtotal
+    #: Basis plus tax: the document's total when this is its only group.
+    total: Money
 
 
 #: A cache of what groups of lines derive (see :meth:`Invoice.create`).
@@ -408,7 +408,29 @@ def _subtotal(
         exemption_code=first.exemption_code,
         exemption_reason=first.exemption_reason,
     )
-    return _Subtotal(contents, subtotal)
+    return _Subtotal(contents, subtotal, Money(basis + tax, currency))
+
+
+def _cached_subtotal(
+    members: tuple[LineContent, ...],
+    currency: Currency,
+    rounding: TaxRounding | None,
+    cache: SummaryCache | None,
+) -> _Subtotal:
+    key = (members, currency.code, rounding)
+    found = None if cache is None else cache.get(key)
+    if found is None:
+        for content in members:
+            if content.currency is not currency and content.currency != currency:
+                raise CurrencyMismatch(
+                    "lines",
+                    Money(content.net_amount, content.currency),
+                    f"is not in the document currency {currency.code}",
+                )
+        found = _subtotal(members, currency, rounding)
+        if cache is not None:
+            cache[key] = found
+    return found
 
 
 @attrs.frozen(kw_only=True)
@@ -463,9 +485,9 @@ class Invoice:
             True
         """
         copy = object.__new__(Invoice)
-        for name in _INVOICE_FIELDS:
-            object.__setattr__(copy, name, getattr(self, name))
-        object.__setattr__(copy, "id", document_id)
+        for slot, value in zip(_INVOICE_SLOTS, _invoice_values(self), strict=True):
+            slot.__set__(copy, value)
+        _INVOICE_SLOTS[0].__set__(copy, document_id)
         return copy
 
     @property
@@ -524,48 +546,53 @@ class Invoice:
         contents = tuple([ln.content for ln in lines])
         seller = fields.get("seller")
         rounding = seller.tax_rounding if isinstance(seller, Company) else None
-        code = currency.code
-        breakdown = []
-        net = tax = ZERO
-        shares: dict[int, LineContent] = {}
-        for positions in _group(contents).values():
-            members = tuple([contents[i] for i in positions])
-            key = (members, code, rounding)
-            found = None if cache is None else cache.get(key)
-            if found is None:
-                for content in members:
-                    if content.currency is not currency and content.currency != currency:
-                        raise CurrencyMismatch(
-                            "lines",
-                            Money(content.net_amount, content.currency),
-                            f"is not in the document currency {code}",
-                        )
-                found = _subtotal(members, currency, rounding)
-                if cache is not None:
-                    cache[key] = found
-            subtotal = found.subtotal
-            breakdown.append(subtotal)
-            net += subtotal.basis.amount
-            tax += subtotal.tax.amount
-            if rounding is TaxRounding.CATEGORY:
-                shares.update(zip(positions, found.contents, strict=True))
-        if shares:
-            lines = tuple(
-                ln if ln.content is shares[i] else Line(shares[i], ln.subscription, ln.item_id)
-                for i, ln in enumerate(lines)
-            )
+        vat = contents[0].vat if contents else None
+        for content in contents:
+            if content.vat is not vat:
+                groups = _group(contents)
+                break
+        else:
+            # One tax decision for every line, the common case: one group, nothing to sort.
+            groups = [()] if contents else []
+        found = []
+        for positions in groups:
+            members = tuple([contents[i] for i in positions]) if positions else contents
+            subtotal = _cached_subtotal(members, currency, rounding, cache)
+            found.append(subtotal)
+            if subtotal.contents is not members:
+                # Under TaxRounding.CATEGORY: the lines carry their shares of the group's tax.
+                shares = dict(zip(positions or range(len(lines)), subtotal.contents, strict=True))
+                lines = tuple(
+                    Line(shares[i], ln.subscription, ln.item_id)
+                    if i in shares and ln.content is not shares[i]
+                    else ln
+                    for i, ln in enumerate(lines)
+                )
+        if len(found) == 1:
+            # The group's own Money values: documents that say the same share them.
+            only = found[0]
+            net_total, tax_total, total = only.subtotal.basis, only.subtotal.tax, only.total
+        else:
+            net = sum([f.subtotal.basis.amount for f in found], ZERO)
+            tax = sum([f.subtotal.tax.amount for f in found], ZERO)
+            net_total, tax_total = Money(net, currency), Money(tax, currency)
+            total = Money(net + tax, currency)
         if kind is None:
-            kind = DocumentKind.CREDIT if net + tax < 0 else DocumentKind.INVOICE
+            kind = DocumentKind.CREDIT if total.amount < 0 else DocumentKind.INVOICE
         return cls(
             lines=lines,
             currency=currency,
             kind=kind,
-            tax_breakdown=tuple(breakdown),
-            net_total=Money(net, currency),
-            tax_total=Money(tax, currency),
-            total=Money(net + tax, currency),
+            tax_breakdown=tuple([f.subtotal for f in found]),
+            net_total=net_total,
+            tax_total=tax_total,
+            total=total,
             **fields,  # type: ignore[arg-type]
         )
 
 
 _INVOICE_FIELDS = tuple(f.name for f in attrs.fields(Invoice))
+assert _INVOICE_FIELDS[0] == "id"
+_invoice_values = attrgetter(*_INVOICE_FIELDS)
+#: The slots' own descriptors: setting through them skips the attribute lookup.
+_INVOICE_SLOTS = tuple(Invoice.__dict__[name] for name in _INVOICE_FIELDS)

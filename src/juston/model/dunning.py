@@ -15,7 +15,6 @@ levels and adds the minimum amount and the interest method.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
@@ -24,6 +23,7 @@ from typing import Any
 import attrs
 from moneyed import Money
 
+from .._enum import Enum
 from .._fields import as_decimal, as_money, check_date, check_optional_date, check_text
 from ..errors import ValidationError
 from ..money import currency
@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 
-class InterestMethod(enum.Enum):
+class InterestMethod(Enum):
     """How late-fee interest is computed."""
 
     #: JustOn: open amount × the level's monthly rate × whole months since the due date.
@@ -177,7 +177,7 @@ class DunningConfig:
         return self.levels[number - 1]
 
 
-class DunningStatus(enum.Enum):
+class DunningStatus(Enum):
     """Draft (recomputed by each run), Closed (numbered, booked: legally effective),
     Cancelled (its bookings reversed)."""
 

@@ -12,7 +12,6 @@ and kept in their compact form.
 
 from __future__ import annotations
 
-import enum
 import re
 from datetime import date
 from typing import Any
@@ -21,6 +20,7 @@ import attrs
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 
+from .._enum import Enum
 from .._fields import check_date, check_optional_date, check_text
 from ..errors import ValidationError
 
@@ -30,7 +30,7 @@ __all__ = ["Mandate", "Scheme", "iban", "optional_bic", "sepa_id"]
 _SEPA_ID = re.compile(r"[A-Za-z0-9+?/\-:().,' ]{1,35}")
 
 
-class Scheme(enum.Enum):
+class Scheme(Enum):
     """SEPA direct-debit scheme: CORE (anyone) or B2B (businesses, no refund right)."""
 
     CORE = "CORE"

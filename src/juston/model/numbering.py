@@ -15,13 +15,13 @@ transaction that stores it, so they are gapless and unique within a counter.
 
 from __future__ import annotations
 
-import enum
 import re
 from datetime import date
 from typing import Any
 
 import attrs
 
+from .._enum import Enum
 from .._fields import check_text
 from ..errors import ValidationError
 from .status import DocumentKind
@@ -32,7 +32,7 @@ _MASK = re.compile(r"\{(0+)\}")
 _PLACEHOLDER = re.compile(r"\[(Year|Month|Day|AccountNo)\]")
 
 
-class Reset(enum.Enum):
+class Reset(Enum):
     """When a counter starts again (France forbids monthly and daily resets)."""
 
     NEVER = "never"

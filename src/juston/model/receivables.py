@@ -18,7 +18,6 @@ given (a payment, a credit, a write-off).
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 import attrs
 from moneyed import Money
 
+from .._enum import Enum
 from .._fields import (
     as_money,
     as_optional_money,
@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 
-class BalanceType(enum.Enum):
+class BalanceType(Enum):
     """What a balance records (JustOn's balance types)."""
 
     #: A finalized document's total (a credit's is negative).
@@ -127,7 +127,7 @@ class OpenAmount:
     number: str | None = None
 
 
-class EntryStatus(enum.Enum):
+class EntryStatus(Enum):
     """Where a payment entry is: waiting, assigned to documents/account, or set aside."""
 
     #: Registered, not matched yet, or matched to nothing: waits in the queue with a reason.

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import enum
+from .._enum import Enum
 
 __all__ = ["DocumentKind", "DocumentStatus"]
 
 
-class DocumentKind(enum.Enum):
+class DocumentKind(Enum):
     """An invoice (total ≥ 0), a credit (total < 0), or the cancellation of a document."""
 
     INVOICE = "invoice"
@@ -15,7 +15,7 @@ class DocumentKind(enum.Enum):
     CANCELLATION = "cancellation"
 
 
-class DocumentStatus(enum.Enum):
+class DocumentStatus(Enum):
     """Draft (editable, no number), Open (final), Paid, Settled (credits), Cancelled."""
 
     DRAFT = "draft"

@@ -18,8 +18,8 @@ on the next run.
 
 from __future__ import annotations
 
-import enum
 import functools
+import weakref
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -28,6 +28,7 @@ from typing import Any
 import attrs
 from moneyed import Currency
 
+from .._enum import Enum
 from .._fields import (
     as_decimal,
     as_optional_decimal,
@@ -144,6 +145,23 @@ class ItemShape:
     fields: tuple[object, ...]
 
 
+#: The shapes of the items that exist, so that alike items share one: a run then finds
+#: their key in its memo by identity instead of comparing every field.
+_SHAPES: weakref.WeakValueDictionary[tuple[object, ...], ItemShape] = weakref.WeakValueDictionary()
+
+
+_GRIDS: weakref.WeakValueDictionary[tuple[date, BillingPeriod], Grid] = (
+    weakref.WeakValueDictionary()
+)
+
+
+def _shape(fields: tuple[object, ...]) -> ItemShape:
+    shape = _SHAPES.get(fields)
+    if shape is None:
+        shape = _SHAPES[fields] = ItemShape(fields)
+    return shape
+
+
 @attrs.frozen(kw_only=True)
 class Item:
     """A subscription item: a product, its quantity and price, and how it is billed.
@@ -181,6 +199,8 @@ class Item:
     derived: bool = attrs.field(init=False, eq=False, repr=False)
     #: Every field but the id: items of equal shape are priced alike.
     shape: ItemShape = attrs.field(init=False, eq=False, repr=False)
+    #: How a usage item aggregates its records (``None`` for other items).
+    usage: Metric | None = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         self._derive()
@@ -193,13 +213,6 @@ class Item:
         if tier is not None and not all(isinstance(m, Volume) for m in self.models()):
             raise ValidationError("tier_quantity", tier, "selects the tier of a Volume price only")
 
-    @property
-    def usage(self) -> Metric | None:
-        """How a usage item aggregates its records (``None`` for other items)."""
-        if self.billing_type is not BillingType.USAGE:
-            return None
-        return self.metric or _SUM
-
     def _derive(self) -> None:
         # Read by every run for every item: computed once, kept in plain slots.
         if not self.changes and not isinstance(self.price, PriceSchedule):
@@ -207,10 +220,14 @@ class Item:
         else:
             derived = any(model.derived for model in self.models())
         object.__setattr__(self, "derived", derived)
+        usage = None
+        if self.billing_type is BillingType.USAGE:
+            usage = self.metric or _SUM
+        object.__setattr__(self, "usage", usage)
         object.__setattr__(
             self,
             "shape",
-            ItemShape(
+            _shape(
                 (
                     self.product,
                     self.price,
@@ -291,7 +308,7 @@ class Item:
         return attrs.evolve(self, changes=(*kept, change, *later))
 
 
-class SubscriptionStatus(enum.Enum):
+class SubscriptionStatus(Enum):
     """Only ``ACTIVE`` subscriptions are billed; ``DRAFT`` ones are being prepared."""
 
     DRAFT = "draft"
@@ -343,13 +360,24 @@ class Subscription:
     currency: Currency | None = attrs.field(default=None, converter=_optional_currency)
     payment_terms: PaymentTerms | None = attrs.field(default=None, converter=optional_payment_terms)
 
-    #: The billing-period grid of this subscription.
+    #: The billing-period grid of this subscription (shared by subscriptions with equal
+    #: grids, so that a run compares them by identity).
     grid: Grid = attrs.field(init=False, eq=False, repr=False)
+    #: The currencies of the items' prices, each once.
+    price_currencies: tuple[Currency, ...] = attrs.field(init=False, eq=False, repr=False)
+    #: Whether an item is priced from the others (percentage, minimum fee).
+    any_derived: bool = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        # Read by every run: computed once, kept in a plain slot.
+        # Read by every run: computed once, kept in plain slots.
         grid = Grid.for_subscription(self.start, self.billing_period, self.alignment)
-        object.__setattr__(self, "grid", grid)
+        shared = _GRIDS.get((grid.anchor, grid.period))
+        if shared is None:
+            shared = _GRIDS[grid.anchor, grid.period] = grid
+        object.__setattr__(self, "grid", shared)
+        currencies = tuple(dict.fromkeys(item.price.currency for item in self.items))
+        object.__setattr__(self, "price_currencies", currencies)
+        object.__setattr__(self, "any_derived", any(item.derived for item in self.items))
 
     def item_span(self, item: Item) -> Period | None:
         """The item's service range inside the subscription, or ``None`` if empty."""

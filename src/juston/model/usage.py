@@ -18,7 +18,6 @@ period of its subscription, the aggregate of its records rated through its price
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -27,6 +26,7 @@ from typing import Any
 import attrs
 from moneyed import Money
 
+from .._enum import Enum
 from .._fields import as_decimal, as_optional_money, check_optional_text, check_text
 from ..errors import ValidationError
 from ..rounding import canonical_quantity
@@ -48,7 +48,7 @@ __all__ = [
 QUANTITY_PLACES = 6
 
 
-class Aggregation(enum.Enum):
+class Aggregation(Enum):
     """How the records of one period make the quantity that is rated."""
 
     #: The sum of the quantities (API calls, gigabytes transferred).
@@ -66,7 +66,7 @@ class Aggregation(enum.Enum):
     TIME_WEIGHTED = "time_weighted"
 
 
-class LatePolicy(enum.Enum):
+class LatePolicy(Enum):
     """What happens to a record for a period that was already invoiced."""
 
     #: Bill the difference on the next invoice, as a line for the original period.

@@ -17,7 +17,6 @@ through the ``juston_payment_providers`` hook and picked by the account's
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any, Protocol, runtime_checkable
@@ -25,6 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 from moneyed import Money
 
+from .._enum import Enum
 from .._fields import as_money, as_optional_money, check_date, check_text
 from ..errors import ValidationError
 from ..model.mandates import Mandate
@@ -98,7 +98,7 @@ class RefundRequest(_Request):
     on: date = attrs.field(validator=check_date)
 
 
-class EventKind(enum.Enum):
+class EventKind(Enum):
     """What happened to a payment, as the provider reports it."""
 
     #: Accepted, not settled yet (books nothing; a later PAID or FAILED follows).

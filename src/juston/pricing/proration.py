@@ -28,13 +28,13 @@ later part is the whole minus what came before, so no cent is lost or made by a 
 
 from __future__ import annotations
 
-import enum
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 
 import attrs
 
+from .._enum import Enum
 from ..periods import Grid, Period, Unit, add_months, months_between
 from ..rounding import round_amount, round_exact, round_price
 
@@ -43,7 +43,7 @@ __all__ = ["BillingType", "Measure", "Practice", "TaxDate"]
 _AVERAGE_MONTH_DAYS = Fraction(365, 12)
 
 
-class BillingType(enum.Enum):
+class BillingType(Enum):
     """How an item is billed over time (JustOn's item billing types)."""
 
     ONE_TIME = "one_time"
@@ -55,7 +55,7 @@ class BillingType(enum.Enum):
     USAGE = "usage"
 
 
-class TaxDate(enum.Enum):
+class TaxDate(Enum):
     """Which day's tax applies to a line whose service period crosses a tax change.
 
     ``SERVICE_PERIOD`` (default): a prorated line is split where the tax changes, each
@@ -69,7 +69,7 @@ class TaxDate(enum.Enum):
     BOOKING_DATE = "booking_date"
 
 
-class Practice(enum.Enum):
+class Practice(Enum):
     """Bill a period at its start (``ADVANCE``, the default) or after its end (``ARREARS``)."""
 
     ADVANCE = "advance"

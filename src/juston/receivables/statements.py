@@ -30,7 +30,6 @@ cancellation's own movement says it already.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
@@ -40,6 +39,7 @@ from typing import Any
 import attrs
 from moneyed import Currency, Money
 
+from .._enum import Enum
 from ..errors import CurrencyMismatch, ValidationError
 from ..model.documents import Invoice
 from ..model.parties import Account, Company
@@ -61,7 +61,7 @@ __all__ = [
 ]
 
 
-class MovementKind(enum.Enum):
+class MovementKind(Enum):
     """What a line of a statement records."""
 
     INVOICE = "invoice"

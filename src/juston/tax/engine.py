@@ -30,7 +30,6 @@ line where a rule or a rate changes, and otherwise takes the rate of the last da
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
@@ -38,6 +37,7 @@ from typing import Any
 
 import attrs
 
+from .._enum import Enum
 from ..errors import TaxError, ValidationError
 from ..model.catalog import Product, Supply
 from ..model.parties import Account, Company
@@ -81,7 +81,7 @@ EU = frozenset(
 ZERO_RATE = Decimal(0)
 
 
-class Region(enum.Enum):
+class Region(Enum):
     """Where the buyer is, seen from the seller."""
 
     DOMESTIC = "domestic"

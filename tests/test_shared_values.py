@@ -1,0 +1,161 @@
+"""Values that alike objects share, so that an invoice run compares and hashes them cheaply.
+
+Sharing must never change what a value means: these tests pin both that alike values are
+one object and that unlike ones stay apart.
+"""
+
+from __future__ import annotations
+
+import enum
+import gc
+import importlib
+import pkgutil
+from datetime import date
+from decimal import Decimal
+
+import attrs
+
+import juston
+from juston import (
+    Account,
+    Address,
+    Alignment,
+    BillingPeriod,
+    Flat,
+    Item,
+    MemoryStore,
+    PerUnit,
+    Product,
+    Subscription,
+    Unit,
+    invoice_run,
+    money,
+)
+from juston._enum import Enum
+from juston.testing import sample_company
+
+SEAT = Product(code="SEAT", name="Seat")
+
+
+def _seat(item_id: str, quantity: int = 5) -> Item:
+    return Item(id=item_id, product=SEAT, price=PerUnit(money(10, "EUR")), quantity=quantity)
+
+
+def test_every_enum_of_the_library_hashes_by_identity() -> None:
+    found = []
+    for info in pkgutil.walk_packages(juston.__path__, "juston."):
+        if ".migrations." in info.name or info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, enum.Enum)
+                and value.__module__.startswith("juston.")
+                and value is not Enum
+            ):
+                found.append(value)
+    assert len(found) > 15
+    for cls in found:
+        assert issubclass(cls, Enum), cls
+        for member in cls:
+            assert hash(member) == object.__hash__(member)
+            assert {member: 1}[cls(member.value)] == 1
+
+
+def test_alike_items_share_one_shape_and_unlike_ones_do_not() -> None:
+    a, b = _seat("a"), _seat("b")
+    assert a.shape is b.shape
+    assert attrs.evolve(a, quantity=6).shape is not a.shape
+    assert attrs.evolve(a, quantity=6).shape != a.shape
+    assert _seat("c", quantity=6).shape is attrs.evolve(a, quantity=6).shape
+
+
+def test_shapes_of_items_no_longer_used_are_freed() -> None:
+    from juston.model.subscriptions import _SHAPES
+
+    product = Product(code="ONCE", name="Used once")
+    item = Item(id="x", product=product, price=Flat(money(1, "EUR")))
+    fields = item.shape.fields
+    assert fields in _SHAPES
+    del item
+    gc.collect()
+    assert fields not in _SHAPES
+
+
+def test_subscriptions_with_equal_grids_share_one() -> None:
+    def subscription(number: str, start: date, alignment: Alignment) -> Subscription:
+        return Subscription(
+            number=number,
+            account_id="C-1",
+            start=start,
+            billing_period=BillingPeriod(1, Unit.MONTH),
+            alignment=alignment,
+        )
+
+    calendar = Alignment.CALENDAR
+    first = subscription("S-1", date(2026, 1, 10), calendar)
+    # Calendar alignment anchors both on January 1.
+    assert subscription("S-2", date(2026, 1, 20), calendar).grid is first.grid
+    anniversary = subscription("S-3", date(2026, 1, 10), Alignment.ANNIVERSARY)
+    assert anniversary.grid is not first.grid
+    assert anniversary.grid.anchor == date(2026, 1, 10)
+
+
+def test_subscription_knows_its_price_currencies_and_derived_items() -> None:
+    from juston import Percentage
+
+    plain = Subscription(
+        number="S-1",
+        account_id="C-1",
+        start=date(2026, 1, 1),
+        items=[
+            _seat("a"),
+            Item(id="b", product=SEAT, price=Flat(money(3, "CHF"))),
+            _seat("c"),
+        ],
+    )
+    assert [c.code for c in plain.price_currencies] == ["EUR", "CHF"]
+    assert plain.any_derived is False
+    with_fee = attrs.evolve(
+        plain,
+        items=[_seat("a"), Item(id="fee", product=SEAT, price=Percentage(Decimal(10), "EUR"))],
+    )
+    assert with_fee.any_derived is True
+    assert (
+        Subscription(number="S-2", account_id="C-1", start=date(2026, 1, 1)).price_currencies == ()
+    )
+
+
+def test_documents_that_say_the_same_share_their_totals_but_not_their_lines() -> None:
+    store = MemoryStore()
+    with store.transaction() as tx:
+        tx.put_company(sample_company())
+        for n in (1, 2):
+            tx.put_account(
+                Account(
+                    id=f"C-{n}",
+                    name=f"Customer {n}",
+                    billing_address=Address(
+                        street="Hauptstraße 1", postcode="10115", city="Berlin", country="DE"
+                    ),
+                    currency="EUR",
+                )
+            )
+            tx.put_subscription(
+                Subscription(
+                    number=f"S-{n}",
+                    account_id=f"C-{n}",
+                    start=date(2026, 1, 1),
+                    items=[_seat("seats"), _seat("more", quantity=2)],
+                )
+            )
+    first, second = invoice_run(store, date(2026, 1, 1)).documents
+    assert [ln.content for ln in first.lines] == [ln.content for ln in second.lines]
+    assert first.total is second.total
+    assert first.tax_breakdown == second.tax_breakdown
+    assert (first.buyer.id, second.buyer.id) == ("C-1", "C-2")
+    assert [ln.subscription for ln in first.lines] == ["S-1", "S-1"]
+    assert [ln.subscription for ln in second.lines] == ["S-2", "S-2"]
+    # 5 + 2 seats at 10.00, 19 % VAT: 70.00 + 13.30.
+    assert first.total == money("83.30", "EUR")
