@@ -21,6 +21,7 @@ from juston import (
     Address,
     Alignment,
     BillingPeriod,
+    Company,
     Flat,
     Item,
     MemoryStore,
@@ -127,11 +128,12 @@ def test_subscription_knows_its_price_currencies_and_derived_items() -> None:
     )
 
 
-def test_documents_that_say_the_same_share_their_totals_but_not_their_lines() -> None:
+def _store(*subscriptions: list[Item], company: Company | None = None) -> MemoryStore:
+    """A store with one German consumer account per list of items (19 % VAT)."""
     store = MemoryStore()
     with store.transaction() as tx:
-        tx.put_company(sample_company())
-        for n in (1, 2):
+        tx.put_company(company or sample_company())
+        for n, items in enumerate(subscriptions, start=1):
             tx.put_account(
                 Account(
                     id=f"C-{n}",
@@ -144,13 +146,15 @@ def test_documents_that_say_the_same_share_their_totals_but_not_their_lines() ->
             )
             tx.put_subscription(
                 Subscription(
-                    number=f"S-{n}",
-                    account_id=f"C-{n}",
-                    start=date(2026, 1, 1),
-                    items=[_seat("seats"), _seat("more", quantity=2)],
+                    number=f"S-{n}", account_id=f"C-{n}", start=date(2026, 1, 1), items=items
                 )
             )
-    first, second = invoice_run(store, date(2026, 1, 1)).documents
+    return store
+
+
+def test_documents_that_say_the_same_share_their_totals_but_not_their_lines() -> None:
+    both = [_seat("seats"), _seat("more", quantity=2)]
+    first, second = invoice_run(_store(both, both), date(2026, 1, 1)).documents
     assert [ln.content for ln in first.lines] == [ln.content for ln in second.lines]
     assert first.total is second.total
     assert first.tax_breakdown == second.tax_breakdown
@@ -159,3 +163,53 @@ def test_documents_that_say_the_same_share_their_totals_but_not_their_lines() ->
     assert [ln.subscription for ln in second.lines] == ["S-2", "S-2"]
     # 5 + 2 seats at 10.00, 19 % VAT: 70.00 + 13.30.
     assert first.total == money("83.30", "EUR")
+
+
+def test_breakdown_rows_are_shared_by_their_sums_not_by_their_lines() -> None:
+    def cents(item_id: str, quantity: int, price: str) -> Item:
+        return Item(id=item_id, product=SEAT, price=PerUnit(money(price, "EUR")), quantity=quantity)
+
+    # Worked by hand, 19 %: 2 × 0.03 = 0.06, line tax 0.0114 → 0.01; 6 × 0.01 = 0.06,
+    # line tax 0.01; 1 × 0.03 twice: 0.03 each, line tax 0.0057 → 0.01 each, 0.02 in
+    # all, while the row's tax from its basis 0.06 is 0.01.
+    one, same, split = invoice_run(
+        _store(
+            [cents("a", 2, "0.03")],
+            [cents("b", 6, "0.01")],
+            [cents("c", 1, "0.03"), cents("d", 1, "0.03")],
+        ),
+        date(2026, 1, 1),
+    ).documents
+    assert one.lines[0].content != same.lines[0].content
+    assert same.tax_breakdown[0] is one.tax_breakdown[0]
+    row = split.tax_breakdown[0]
+    assert row is not one.tax_breakdown[0]
+    assert (row.basis, row.tax, row.line_tax) == (
+        money("0.06", "EUR"),
+        money("0.01", "EUR"),
+        money("0.02", "EUR"),
+    )
+    assert one.tax_breakdown[0].line_tax == money("0.01", "EUR")
+    assert split.total == money("0.07", "EUR")
+
+
+def test_category_rounding_still_gives_each_line_its_share() -> None:
+    from juston import TaxRounding
+
+    def pair(first: str, second: str) -> list[Item]:
+        return [
+            Item(id="s1", product=SEAT, price=PerUnit(money(first, "EUR"))),
+            Item(id="s2", product=SEAT, price=PerUnit(money(second, "EUR"))),
+        ]
+
+    company = attrs.evolve(sample_company(), tax_rounding=TaxRounding.CATEGORY)
+    # Equal sums (nets 0.06, line taxes 0.0095 → 0.01 + 0.0019 → 0.00 and 0.0076 → 0.01
+    # + 0.0038 → 0.00), different lines: the shares must be each document's own.
+    store = _store(pair("0.05", "0.01"), pair("0.04", "0.02"), company=company)
+    first, second = invoice_run(store, date(2026, 1, 1)).documents
+    for document, nets in ((first, ["0.05", "0.01"]), (second, ["0.04", "0.02"])):
+        assert [str(ln.net.amount) for ln in document.lines] == nets
+        # The row's tax, 0.01 from a basis of 0.06, goes to the larger net.
+        assert [str(ln.tax.amount) for ln in document.lines] == ["0.01", "0.00"]
+        assert document.tax_breakdown[0].delta == money(0, "EUR")
+        assert document.total == money("0.07", "EUR")
