@@ -78,6 +78,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="records per transaction (default: 1,000,000 rows, 50,000 records)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="W",
+        help="worker processes that check rows while this one stores them (rows only)",
+    )
     parser.add_argument("--cprofile", metavar="FILE", help="profile the timed section")
     args = parser.parse_args(argv)
 
@@ -94,15 +101,17 @@ def main(argv: list[str] | None = None) -> int:
         if profile:
             profile.enable()
         began = time.perf_counter()
+        cpu_began = time.process_time()
         if args.input == "rows":
             rows = usage_rows(args.subscriptions, args.records)
             batch = args.batch_size or 1_000_000
-            ingested = juston.ingest_usage_rows(store, rows, batch_size=batch)
+            ingested = juston.ingest_usage_rows(store, rows, batch_size=batch, workers=args.workers)
         else:
             records = usage_records(args.subscriptions, args.records)
             batch = args.batch_size or 50_000
             ingested = juston.ingest_usage(store, records, batch_size=batch)
         ingest_seconds = time.perf_counter() - began
+        ingest_cpu = time.process_time() - cpu_began
         run_began = time.perf_counter()
         result = juston.invoice_run(store, date(2026, 2, 1), collect=False)
         run_seconds = time.perf_counter() - run_began
@@ -118,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"ingested: {ingested} in {ingest_seconds:.1f} s "
             f"({args.records / ingest_seconds:,.0f} records/s, making the records included; "
-            f"{batch:,} per transaction)"
+            f"{batch:,} per transaction, {args.workers} worker(s); CPU time of this "
+            f"process {ingest_cpu:.1f} s)"
         )
         print(f"invoice run: {result.count:,} documents, {result.totals()} in {run_seconds:.1f} s")
         ok = (

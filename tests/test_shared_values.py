@@ -213,3 +213,16 @@ def test_category_rounding_still_gives_each_line_its_share() -> None:
         assert [str(ln.tax.amount) for ln in document.lines] == ["0.01", "0.00"]
         assert document.tax_breakdown[0].delta == money(0, "EUR")
         assert document.total == money("0.07", "EUR")
+
+
+def test_a_bound_line_is_the_line_the_constructor_makes() -> None:
+    from juston.model.documents import Line, bind_line
+
+    store = _store([_seat("seats")])
+    (line,) = invoice_run(store, date(2026, 1, 1)).documents[0].lines
+    bound = bind_line(line.content, "S-9", "x")
+    made = Line(line.content, "S-9", "x")
+    assert bound == made
+    assert hash(bound) == hash(made)
+    assert repr(bound) == repr(made)
+    assert bound.source_key == "S-9/x/2026-01-01"

@@ -35,7 +35,15 @@ from .._enum import Enum
 from ..errors import CurrencyMismatch, ValidationError
 from ..model.billables import Billable
 from ..model.catalog import Product
-from ..model.documents import DocumentStatus, Invoice, Line, LineContent, SummaryCache, Term
+from ..model.documents import (
+    DocumentStatus,
+    Invoice,
+    Line,
+    LineContent,
+    SummaryCache,
+    Term,
+    bind_line,
+)
 from ..model.parties import Account, Company
 from ..model.subscriptions import Item, Subscription, SubscriptionStatus
 from ..model.terms import PaymentTerms
@@ -267,7 +275,7 @@ def _plan_subscription(
             contents = found
         if contents:
             item_id = item.id
-            lines = [Line(c, number, item_id) for c in contents]
+            lines = [bind_line(c, number, item_id) for c in contents]
             drafts.append(_Draft(lines, currency, None, subscription))
     return drafts
 

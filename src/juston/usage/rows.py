@@ -57,7 +57,9 @@ from ..rounding import canonical_quantity
 __all__ = [
     "EPOCH_ORDINAL",
     "MAX_QUANTITY",
+    "PlainRow",
     "UsageRow",
+    "day_key",
     "price_text",
     "quantity_text",
     "stored_usage",
@@ -70,6 +72,12 @@ UsageRow = tuple[
     str, tuple[str, str, str], int, int, int, int, str, str, str, str | None, str | None
 ]
 
+#: A usage row without unit price, criteria, properties or rest (the most common kind):
+#: ``(day key, id, at, quantity)``, the day key (:func:`day_key`) giving its item (as a
+#: number), period start and day. Bulk ingestion checks plain input rows into these and
+#: adds them up and stores them without making a :data:`UsageRow` first.
+PlainRow = tuple[int, str, int, int]
+
 #: ``date(1970, 1, 1).toordinal()``: day numbers of instants count from it.
 EPOCH_ORDINAL = 719163
 #: The largest quantity a store holds, in millionths (a signed 64-bit integer).
@@ -80,6 +88,15 @@ _MILLION = 10**QUANTITY_PLACES
 _EXACT = decimal.Context(prec=60)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+
+
+def day_key(item: int, period_start: int, day: int) -> int:
+    """Item number, period start and day (ordinals, below 2**22) as one integer.
+
+    >>> day_key(3, 739617, 739621) >> 44, day_key(3, 739617, 739621) & (2**22 - 1)
+    (3, 739621)
+    """
+    return (item << 44) | (period_start << 22) | day
 
 
 def quantity_text(micros: int) -> Decimal:

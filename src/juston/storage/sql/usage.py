@@ -29,12 +29,14 @@ writers each store a record at most once.
 from __future__ import annotations
 
 import functools
+import sqlite3
 from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import attrs
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -43,10 +45,22 @@ from sqlalchemy.engine import Connection
 from ...model.usage import Aggregation, StoredUsage, UsageQuery, UsageTotal
 from ...rounding import canonical_quantity
 from ...usage.aggregate import order
-from ...usage.rows import UsageRow, quantity_text, usage_row
+from ...usage.rows import PlainRow, UsageRow, day_key, quantity_text, usage_row
 from .schema import usage_days, usage_items, usage_records, usage_values
 
-__all__ = ["CHUNK", "add_rows", "add_stored", "flush", "known", "release", "totals"]
+__all__ = [
+    "CHUNK",
+    "Staged",
+    "add_rows",
+    "add_staged",
+    "add_stored",
+    "flush",
+    "known",
+    "release",
+    "stage",
+    "staging",
+    "totals",
+]
 
 #: Rows per insert statement (SQLite: per ``executemany``).
 CHUNK = 20_000
@@ -404,43 +418,57 @@ def _number(conn: Connection, numbers: dict[_Item, int], items: Collection[_Item
 
 
 class _Days:
-    """A transaction's new records added up per day row of ``usage_days`` (and the
-    property values they bring), until :func:`flush` writes them."""
+    """New records added up per day row of ``usage_days`` (and the property values they
+    bring): a transaction's until :func:`flush` writes them, or a staged batch's
+    (:func:`stage`)."""
 
-    __slots__ = ("days", "values")
+    __slots__ = ("days", "staged", "values")
 
     def __init__(self) -> None:
-        #: Day key -> [records, sum, maximum, latest instant, latest id, latest quantity].
-        #: The key of a record without criteria or price is one integer (item, period
-        #: and day ordinals, cheap to hash); else (item, period, criterion, invoice
-        #: criterion, unit price, day).
+        #: Whether the transaction stored a staged batch (:func:`add_staged`).
+        self.staged = False
+        #: Day key -> [key, records, sum, maximum, latest instant, latest id, latest
+        #: quantity]. The key of a record without criteria or price is its day key
+        #: (:data:`~juston.usage.rows.PlainRow`: one integer, cheap to hash); else (day
+        #: key, criterion, invoice criterion, unit price).
         self.days: dict[Any, list[Any]] = {}
         #: (item, period, criterion, invoice criterion, unit price, name, value)
         self.values: set[tuple[Any, ...]] = set()
 
     def add(self, new: Sequence[tuple[Any, ...]]) -> None:
-        days = self.days
-        get = days.get
+        """Add records in the column order of ``usage_records``."""
+        plain: list[PlainRow] = []
+        keyed: list[tuple[Any, str, int, int]] = []
         for record_id, item, period, day, at, quantity, price, criterion, invoice, props, _ in new:
+            key = day_key(item, period, day)
             if price or criterion or invoice:
-                key: Any = (item, period, criterion, invoice, price, day)
+                keyed.append(((key, criterion, invoice, price), record_id, at, quantity))
             else:
-                key = (item << 44) | (period << 22) | day  # ordinals stay below 2**22
-            found = get(key)
-            if found is None:
-                days[key] = [1, quantity, quantity, at, record_id, quantity]
-            else:
-                found[0] += 1
-                found[1] += quantity
-                if quantity > found[2]:
-                    found[2] = quantity
-                if at > found[3] or (at == found[3] and record_id > found[4]):
-                    found[3] = at
-                    found[4] = record_id
-                    found[5] = quantity
+                plain.append((key, record_id, at, quantity))
             if props is not None:
                 for name, value in orjson.loads(props).items():
                     self.values.add((item, period, criterion, invoice, price, name, value))
+        self.add_plain(plain)
+        self.add_plain(keyed)
+
+    def add_plain(self, new: Sequence[tuple[Any, str, int, int]]) -> None:
+        """Add :data:`~juston.usage.rows.PlainRow` values (or others with a key of
+        :attr:`days` first)."""
+        days = self.days
+        get = days.get
+        for key, record_id, at, quantity in new:
+            found = get(key)
+            if found is None:
+                days[key] = [key, 1, quantity, quantity, at, record_id, quantity]
+            else:
+                found[1] += 1
+                found[2] += quantity
+                if quantity > found[3]:
+                    found[3] = quantity
+                if at > found[4] or (at == found[4] and record_id > found[5]):
+                    found[4] = at
+                    found[5] = record_id
+                    found[6] = quantity
 
     def rows(self) -> list[tuple[Any, ...]]:
         """The day rows to write, in one order for every transaction (by key, those
@@ -448,12 +476,17 @@ class _Days:
         days = self.days
         plain = sorted(key for key in days if type(key) is int)
         grouped = sorted(key for key in days if type(key) is not int)
-        mask = 0x3FFFFF
-        rows = [
-            (key >> 44, (key >> 22) & mask, "", "", "", key & mask, *days[key]) for key in plain
-        ]
-        rows.extend((*key, *days[key]) for key in grouped)
+        rows = [(*_day_of(key), "", "", "", key & _DAY, *days[key][1:]) for key in plain]
+        rows.extend((*_day_of(key[0]), *key[1:], key[0] & _DAY, *days[key][1:]) for key in grouped)
         return rows
+
+
+_DAY = 0x3FFFFF
+
+
+def _day_of(key: int) -> tuple[int, int]:
+    """The item and period of a day key."""
+    return key >> 44, (key >> 22) & _DAY
 
 
 def _pending(conn: Connection) -> _Days:
@@ -474,6 +507,9 @@ def flush(conn: Connection) -> None:
         return
     days: _Days = pending[1]
     dialect = conn.dialect.name
+    if days.staged:
+        # Free the last staged batch's memory (the database stays attached).
+        _driver(conn).deserialize(_empty_image(), name=_STAGE)
     if days.days:
         rows = days.rows()
         if dialect == "postgresql":
@@ -505,8 +541,9 @@ _DAY_COLUMNS = (
 _VALUE_COLUMNS = (*_KEY, "name", "value")
 
 
-def _upsert_days(dialect: str) -> str:
-    """Add a day row's figures to the stored row of its key, or store it."""
+def _upsert_days(dialect: str, source: str | None = None) -> str:
+    """Add a day row's figures to the stored row of its key, or store it; the rows come
+    from parameters, or from the query *source* (SQLite)."""
     later = "(excluded.latest_at, excluded.latest_id) > (d.latest_at, d.latest_id)"
     greatest = "max"
     if dialect == "postgresql":
@@ -529,7 +566,7 @@ def _upsert_days(dialect: str) -> str:
             )
             + " FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS a(e, n) ORDER BY n"
         )
-    else:
+    elif source is None:
         source = f"VALUES ({', '.join('?' for _ in _DAY_COLUMNS)})"
     return (
         f"INSERT INTO usage_days AS d ({columns}) {source} "
@@ -553,3 +590,189 @@ def release(info: dict[Any, Any]) -> None:
     the pool): a transaction that failed leaves its unwritten days behind."""
     info.pop("juston_usage_days", None)
     info.pop("juston_usage_items", None)
+
+
+# --- staged batches (SQLite) -----------------------------------------------------------
+#
+# Binding the values of a record costs the sqlite3 module about as much as checking the
+# record, and adding records up per day about as much again; both can happen in another
+# process. :func:`stage` writes the records and their day rows into a small in-memory
+# SQLite database and returns its image (sqlite3's serialize); :func:`add_staged`
+# attaches the image to the writer's connection (deserialize, a copy of the bytes) and
+# moves it over with one statement per table, without a Python value per record.
+
+
+@attrs.frozen(eq=False)
+class Staged:
+    """Usage records and their day rows as an SQLite database image, from :func:`stage`.
+
+    *records* counts the records in it; their items are numbered within the image and
+    mapped to ``usage_items`` by :func:`add_staged`, in the writer's transaction.
+
+        >>> from juston.usage.rows import day_key
+        >>> plain = (day_key(0, 739617, 739621), "r1", 1767605400000000, 5000000)
+        >>> stage([plain], [], [("C1", "S-1", "api")]).records
+        1
+    """
+
+    image: bytes
+    records: int
+
+
+#: The name of the staged batch's database on the writer's connection.
+_STAGE = "juston_stage"
+_STAGE_TABLES = (
+    "CREATE TABLE plain (key, id, at, quantity)",  # PlainRow values
+    f"CREATE TABLE records ({', '.join(_COLUMNS)})",  # the others
+    "CREATE TABLE days (key, criterion, invoice_criterion, unit_price, records, quantity, "
+    "peak, latest_at, latest_id, latest_quantity)",
+    f"CREATE TABLE vals ({', '.join(_VALUE_COLUMNS)})",
+    "CREATE TABLE items (ix INTEGER PRIMARY KEY, account_id, subscription, item_id, seq)",
+)
+
+
+def stage(plain: Sequence[PlainRow], rows: Sequence[UsageRow], items: Sequence[_Item]) -> Staged:
+    """*plain* (their items numbered by their place in *items*) and *rows* as one
+    :class:`Staged` batch, added up per day. Equal ids are allowed (:func:`add_staged`
+    then stores the first, *plain* before *rows*), but cost it more."""
+    numbered = list(items)
+    general: list[tuple[Any, ...]] = []
+    if rows:
+        index = {item: n for n, item in enumerate(numbered)}
+        for row in rows:
+            n = index.get(row[1])
+            if n is None:
+                n = index[row[1]] = len(numbered)
+                numbered.append(row[1])
+            general.append((row[0], n, *row[2:]))
+    days = _Days()
+    days.add_plain(plain)
+    days.add(general)
+    grouped = [key for key in days.days if type(key) is not int]
+    used = {key >> 44 for key in days.days if type(key) is int}
+    used.update(key[0] >> 44 for key in grouped)
+    db = sqlite3.connect(":memory:")
+    try:
+        for statement in _STAGE_TABLES:
+            db.execute(statement)
+        db.executemany("INSERT INTO plain VALUES (?, ?, ?, ?)", plain)
+        db.executemany(f"INSERT INTO records VALUES ({_marks(len(_COLUMNS))})", general)
+        for key in grouped:  # as (key, criterion, invoice criterion, unit price, ...)
+            days.days[key][:1] = key
+        db.executemany(
+            f"INSERT INTO days VALUES ({_marks(10)})",
+            (day for day in days.days.values() if len(day) == 10),
+        )
+        db.executemany(
+            f"INSERT INTO days VALUES (?, '', '', '', {_marks(6)})",
+            (day for day in days.days.values() if len(day) == 7),
+        )
+        db.executemany(f"INSERT INTO vals VALUES ({_marks(len(_VALUE_COLUMNS))})", days.values)
+        db.executemany(
+            "INSERT INTO items VALUES (?, ?, ?, ?, NULL)", [(n, *numbered[n]) for n in used]
+        )
+        db.commit()
+        return Staged(db.serialize(), len(plain) + len(general))
+    finally:
+        db.close()
+
+
+def _driver(conn: Connection) -> sqlite3.Connection:
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, sqlite3.Connection), "staged batches are for SQLite"
+    return driver
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+def staging(tx: object) -> Connection | None:
+    """The connection of *tx* if it is a SQL store's transaction that can take
+    :class:`Staged` batches (SQLite), else None."""
+    conn = getattr(tx, "conn", None)
+    if isinstance(conn, Connection) and conn.dialect.name == "sqlite":
+        return conn
+    return None
+
+
+def add_staged(conn: Connection, staged: Staged) -> int:
+    """Store the records of *staged* whose id is not stored yet (the first of equal ids)
+    and add them to their days; return how many were stored. SQLite only.
+
+    All records are usually new: then three statements move the records, the day rows
+    and the property values over. If some are not (stored before, or repeated), the
+    records are taken back and stored the exact way of :func:`add_rows`.
+    """
+    if not staged.records:
+        return 0
+    if not any(name == _STAGE for _, name, _ in conn.exec_driver_sql("PRAGMA database_list")):
+        conn.exec_driver_sql(f"ATTACH DATABASE ':memory:' AS {_STAGE}")
+    _driver(conn).deserialize(staged.image, name=_STAGE)
+    _pending(conn).staged = True
+    items = {
+        ix: (account_id, subscription, item_id)
+        for ix, account_id, subscription, item_id in conn.exec_driver_sql(
+            f"SELECT ix, account_id, subscription, item_id FROM {_STAGE}.items"
+        )
+    }
+    numbers = _numbers(conn)
+    _number(conn, numbers, set(items.values()))
+    conn.exec_driver_sql(
+        f"UPDATE {_STAGE}.items SET seq = ? WHERE ix = ?",
+        [(numbers[item], ix) for ix, item in items.items()],
+    )
+    savepoint = conn.begin_nested()
+    added = sum(conn.exec_driver_sql(statement).rowcount for statement in _STAGED_RECORDS)
+    if added == staged.records:
+        conn.exec_driver_sql(_STAGED_DAYS)
+        conn.exec_driver_sql(_STAGED_VALUES)
+        savepoint.commit()
+        return added
+    savepoint.rollback()
+    taken = [
+        (r[0], items[r[1]], *r[2:])
+        for table in ("plain", "records")
+        for r in conn.exec_driver_sql(f"{_staged(table, _COLUMNS, 'i.ix')} ORDER BY s.rowid")
+    ]
+    return add_rows(conn, taken)
+
+
+def _staged(table: str, columns: Sequence[str], item: str = "i.seq") -> str:
+    """The rows of a staged table as *columns*, with their ``usage_items`` numbers (or
+    with *item*: ``i.ix``, their numbers in the batch)."""
+    derived = {"item": item}
+    if table in ("plain", "days"):  # by day key
+        derived |= {"period_start": f"(s.key >> 22) & {_DAY}", "day": f"s.key & {_DAY}"}
+    if table == "plain":
+        derived |= dict.fromkeys(("unit_price", "criterion", "invoice_criterion"), "''")
+        derived |= dict.fromkeys(("properties", "rest"), "NULL")
+    chosen = ", ".join(derived.get(name, f"s.{name}") for name in columns)
+    number = "s.item" if table in ("records", "vals") else "s.key >> 44"
+    return (
+        f"SELECT {chosen} FROM {_STAGE}.{table} AS s CROSS JOIN {_STAGE}.items AS i "
+        f"WHERE i.ix = {number}"
+    )
+
+
+#: Staged records into usage_records, in the order they were staged.
+_STAGED_RECORDS = [
+    f"INSERT INTO usage_records ({', '.join(_COLUMNS)}) {_staged(table, _COLUMNS)} "
+    "ORDER BY s.rowid ON CONFLICT (id) DO NOTHING"
+    for table in ("plain", "records")
+]
+_STAGED_DAYS = _upsert_days("sqlite", f"{_staged('days', _DAY_COLUMNS)} ORDER BY 1, 2, 3, 4, 5, 6")
+_STAGED_VALUES = (
+    f"INSERT INTO usage_values ({', '.join(_VALUE_COLUMNS)}) {_staged('vals', _VALUE_COLUMNS)} "
+    "ON CONFLICT DO NOTHING"
+)
+
+
+@functools.cache
+def _empty_image() -> bytes:
+    db = sqlite3.connect(":memory:")
+    try:
+        db.execute("PRAGMA user_version = 1")  # an image needs a page
+        return db.serialize()
+    finally:
+        db.close()
