@@ -135,7 +135,7 @@ def test_a_failed_transaction_leaves_nothing_behind(
     monkeypatch.setattr(ingest, "PIECE", 3)
     store = sqlite()
     calls: list[int] = []
-    add_staged = ingest.add_staged
+    add_staged = sql_usage.add_staged
 
     def failing(conn: Any, staged: Any) -> int:
         calls.append(staged.records)
@@ -143,7 +143,7 @@ def test_a_failed_transaction_leaves_nothing_behind(
             raise RuntimeError("disk full")
         return add_staged(conn, staged)
 
-    monkeypatch.setattr(ingest, "add_staged", failing)
+    monkeypatch.setattr(sql_usage, "add_staged", failing)
     rows = [(f"r{n}", "S-1/api", at(1 + n), 1) for n in range(12)]
     with pytest.raises(RuntimeError, match="disk full"):
         ingest_usage_rows(store, rows, batch_size=6, workers=2)

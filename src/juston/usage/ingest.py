@@ -40,7 +40,7 @@ from contextlib import closing, contextmanager
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import attrs
 import orjson
@@ -52,7 +52,6 @@ from ..model.usage import LatePolicy, Metric, StoredUsage, UsageRecord
 from ..money import money
 from ..periods import Grid
 from ..storage.base import Reader, Store, Transaction, UsageRows
-from ..storage.sql.usage import Staged, add_staged, stage, staging
 from .rows import (
     EPOCH_ORDINAL,
     MAX_QUANTITY,
@@ -62,6 +61,9 @@ from .rows import (
     stored_usage,
     usage_row,
 )
+
+if TYPE_CHECKING:
+    from ..storage.sql.usage import Staged
 
 __all__ = [
     "IngestResult",
@@ -604,6 +606,8 @@ def _store(
     duplicates = batch.repeated
     added = 0
     if batch.staged is not None:
+        from ..storage.sql.usage import add_staged, staging
+
         conn = staging(tx)
         if conn is None:
             raise TypeError("a staged batch needs a transaction that takes one")
@@ -839,6 +843,8 @@ def _check(rows: list[Any], position: int, plain: bool, stages: bool) -> _Batch:
         batch = _items._plain_rows(rows, position) if plain else _items._records(rows, position)
         batch.seen.clear()  # not needed any more: nothing to send back
         if stages:
+            from ..storage.sql.usage import stage
+
             batch.staged = stage(batch.plain, batch.rows, _items._keys)
             batch.plain = []
             batch.rows = []
@@ -847,6 +853,10 @@ def _check(rows: list[Any], position: int, plain: bool, stages: bool) -> _Batch:
 
 def _stages(store: Store) -> bool:
     """Whether the transactions of *store* take staged batches."""
+    # The SQL backend is imported where it is used, as everywhere in this module:
+    # importing juston must not import SQLAlchemy.
+    from ..storage.sql.usage import staging
+
     with store.transaction() as tx:
         return staging(tx) is not None
 
