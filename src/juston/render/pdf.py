@@ -10,13 +10,18 @@ metadata for that step.
 Rendering many documents shares everything that does not depend on the document: the font
 configuration, the parsed stylesheets (WeasyPrint's user-agent stylesheet without the
 footnote and note rules, which cost every element a few styles and juston's documents never
-use) and decoded images. Each PDF embeds only the glyphs it uses (HarfBuzz subsetting, well
-under a millisecond per font; where WeasyPrint only has fontTools, which takes about 100 ms,
-the fonts are embedded whole, compressed once per renderer). What remains per document is
-WeasyPrint's styling, layout and drawing, which grow with the number of boxes and lines of
-text, so juston's templates keep those few (see ``base/layout.html``). WeasyPrint is
-imported only when the first PDF is made; without it a :class:`~juston.errors.RenderError`
-says to install ``juston[pdf]``.
+use), decoded images and the computed styles, whose properties WeasyPrint computes one by
+one as layout asks for them (:mod:`juston.render.pdf_styles`: a fifth of the time a document
+took). A page's HTML is parsed by lxml into the tree WeasyPrint's pure-Python HTML5 parser
+would build (:mod:`juston.render.pdf_parse`; WeasyPrint parses what lxml cannot promise to
+parse the same). Each PDF embeds only the glyphs it uses (HarfBuzz subsetting, well under a
+millisecond per font; where WeasyPrint only has fontTools, which takes about 100 ms, the
+fonts are embedded whole, compressed once per renderer). What remains per document is
+WeasyPrint's layout and drawing, which grow with the number of boxes and lines of text, so
+juston's templates keep those few (see ``base/layout.html``). Both shortcuts use WeasyPrint
+internals and fall back to WeasyPrint's own path where those differ; either way the PDF is
+byte for byte the same. WeasyPrint is imported only when the first PDF is made; without it a
+:class:`~juston.errors.RenderError` says to install ``juston[pdf]``.
 
 Resources a template refers to (images, stylesheets, fonts) are read only from the template
 folders and ``data:`` URLs: a template cannot make the renderer read other files or fetch
@@ -42,6 +47,8 @@ import attrs
 from ..errors import RenderError
 from ..model.documents import Invoice
 from .html import render_html
+from .pdf_parse import parse_html
+from .pdf_styles import StyleSharing
 from .templates import PACKAGE_TEMPLATES, Templates, default_templates
 
 __all__ = ["PDF_VARIANT", "PdfAttachment", "PdfRenderer", "html_pdf_bytes", "pdf_bytes"]
@@ -91,21 +98,101 @@ _UA_NOTE_AREAS = re.compile(r"^ *@(?:footnote|note-area) [^\n]*\n", re.M)
 @functools.cache
 def _html_class(weasyprint: Any) -> Any:
     """WeasyPrint's ``HTML`` printing with the leaner user-agent stylesheet (parsed once per
-    process), or ``HTML`` itself where this WeasyPrint lacks what that needs: documents then
-    print the same, only slower."""
+    process), made from an already parsed ``tree`` as well as from a string, and, where an
+    instance has a ``style_sharing`` (:class:`~juston.render.pdf_styles.StyleSharing`),
+    printing with the computed styles shared with the documents printed before it. Each of
+    these falls back to WeasyPrint's own way (``HTML`` itself at worst) where this WeasyPrint
+    lacks what it needs: documents then print the same, only slower."""
     html = weasyprint.HTML
     source = getattr(importlib.import_module("weasyprint.html"), "UA", None)
     if not isinstance(source, str) or not callable(getattr(html, "_ua_stylesheets", None)):
         return html  # pragma: no cover - another WeasyPrint
     source = _UA_NOTE_AREAS.sub("", _UA_EVERY_ELEMENT.sub("", source))
     stylesheet = weasyprint.CSS(string=source.replace("\n::marker {", "\nli::marker {"))
+    document_class = _style_sharing_document(weasyprint)
+    parsed_fields = _parsed_html_fields(weasyprint)
 
     class DocumentHTML(html):  # type: ignore[misc, valid-type]
+        ua_stylesheet = stylesheet
+        style_sharing: StyleSharing | None = None
+        #: Whether ``tree`` (an already parsed page, see :mod:`juston.render.pdf_parse`)
+        #: can stand for the page's source.
+        takes_trees = parsed_fields is not None
+
+        def __init__(self, *args: Any, tree: Any = None, **kwargs: Any) -> None:
+            if tree is None or parsed_fields is None:
+                super().__init__(*args, **kwargs)
+                return
+            # What WeasyPrint's own __init__ sets after parsing (checked once per process).
+            find_base_url, wrapper = parsed_fields
+            self.base_url = find_base_url(tree, kwargs.get("base_url"))
+            self.url_fetcher = kwargs.get("url_fetcher") or weasyprint.urls.URLFetcher()
+            self.media_type = kwargs.get("media_type", "print")
+            self.wrapper_element = wrapper.from_html_root(tree, content_language=None)
+            self.etree_element = self.wrapper_element.etree_element
+
         def _ua_stylesheets(self, *args: Any, **kwargs: Any) -> list[Any]:
             sheets: list[Any] = super()._ua_stylesheets(*args, **kwargs)
             return [stylesheet, *sheets[1:]]
 
+        if document_class is not None:
+
+            def render(
+                self,
+                font_config: Any = None,
+                counter_style: Any = None,
+                color_profiles: Any = None,
+                **options: Any,
+            ) -> Any:
+                if self.style_sharing is None or not set(options) <= set(
+                    weasyprint.DEFAULT_OPTIONS
+                ):
+                    return super().render(font_config, counter_style, color_profiles, **options)
+                options = {**weasyprint.DEFAULT_OPTIONS, **options}
+                return document_class._render(
+                    self, font_config, counter_style, color_profiles, options
+                )
+
     return DocumentHTML
+
+
+def _parsed_html_fields(weasyprint: Any) -> tuple[Any, Any] | None:
+    """What an ``HTML`` made from an already parsed tree needs (``None`` where this
+    WeasyPrint's ``HTML`` keeps other things than base URL, URL fetcher, media type and
+    the element tree, which a tree alone could not give it)."""
+    find_base_url = getattr(weasyprint, "_find_base_url", None)
+    wrapper = getattr(importlib.import_module("cssselect2"), "ElementWrapper", None)
+    if not callable(find_base_url) or not hasattr(weasyprint.urls, "URLFetcher"):
+        return None  # pragma: no cover - another WeasyPrint
+    fields = set(vars(weasyprint.HTML(string="<p>")))
+    expected = {"base_url", "url_fetcher", "media_type", "wrapper_element", "etree_element"}
+    if fields != expected or wrapper is None:
+        return None  # pragma: no cover - another WeasyPrint
+    return find_base_url, wrapper
+
+
+def _style_sharing_document(weasyprint: Any) -> Any:
+    """WeasyPrint's ``Document`` handing each document's styles to its HTML's
+    ``style_sharing`` before layout, or ``None`` where this WeasyPrint is built otherwise."""
+    document = getattr(importlib.import_module("weasyprint.document"), "Document", None)
+    if not (
+        isinstance(getattr(weasyprint, "DEFAULT_OPTIONS", None), dict)
+        and callable(getattr(document, "_render", None))
+        and callable(getattr(document, "_build_layout_context", None))
+    ):
+        return None  # pragma: no cover - another WeasyPrint
+
+    class StyleSharingDocument(document):  # type: ignore[misc, valid-type]
+        @classmethod
+        def _build_layout_context(cls, html: Any, *args: Any, **kwargs: Any) -> Any:
+            context = super()._build_layout_context(html, *args, **kwargs)
+            sharing = getattr(html, "style_sharing", None)
+            style_for = getattr(context, "style_for", None)
+            if sharing is not None and style_for is not None:
+                sharing.share(style_for)
+            return context
+
+    return StyleSharingDocument
 
 
 def _harfbuzz_subsets() -> bool:
@@ -160,11 +247,13 @@ def _url_fetcher(weasyprint: Any, roots: Sequence[Path]) -> Any:
 
 class _Press:
     """What every document of one set of templates shares: WeasyPrint, the font
-    configuration, the parsed stylesheets, an image cache and (fonts embedded whole) the
-    compressed fonts."""
+    configuration, the parsed stylesheets, the computed styles, an image cache and (fonts
+    embedded whole) the compressed fonts."""
 
     def __init__(self, templates: Templates, *, subset_fonts: bool) -> None:
         self.templates = templates
+        #: Whether documents share their computed styles (tests compare with and without).
+        self.share_styles = True
         self.weasyprint = _weasyprint()
         fonts = importlib.import_module("weasyprint.text.fonts")
 
@@ -175,11 +264,15 @@ class _Press:
         self.base_url = _file_url(roots[0])
         self.url_fetcher = _url_fetcher(self.weasyprint, roots)
         self.html = _html_class(self.weasyprint)
+        #: Whether pages are parsed with lxml where it builds WeasyPrint's tree (tests
+        #: compare with and without).
+        self.parse_fast = bool(getattr(self.html, "takes_trees", False))
         self.font_config = fonts.FontConfiguration()
         self.cache: dict[str, Any] = {}
         self.compressed: dict[bytes, bytes] = {}
         self.fonts = self._stylesheet("base/fonts.css")
         self._style: Any = None
+        self._style_sharing: StyleSharing | None = None
 
     def _stylesheet(self, name: str) -> Any:
         template = self.templates.environment.get_template(name)
@@ -197,6 +290,15 @@ class _Press:
             self._style = self._stylesheet("base/style.css")
         return self._style
 
+    @property
+    def style_sharing(self) -> StyleSharing:
+        """The computed styles shared by the documents printed with the renderer's
+        stylesheets (see :mod:`juston.render.pdf_styles`)."""
+        if self._style_sharing is None:
+            ua = getattr(self.html, "ua_stylesheet", None)
+            self._style_sharing = StyleSharing([ua, self.fonts, self.style])
+        return self._style_sharing
+
     def layout(self, document: Invoice) -> Any:
         """The document laid out in pages (a WeasyPrint ``Document``)."""
         html = render_html(document, templates=self.templates, shared_stylesheet=True)
@@ -209,9 +311,12 @@ class _Press:
         if _STYLESHEET_MARKER in html:
             stylesheets.append(self.style)
         try:
-            return self.html(
-                string=html, base_url=self.base_url, url_fetcher=self.url_fetcher
-            ).render(
+            tree = parse_html(html) if self.parse_fast else None
+            source = {"string": html} if tree is None else {"tree": tree}
+            page = self.html(**source, base_url=self.base_url, url_fetcher=self.url_fetcher)
+            if self.share_styles and hasattr(page, "style_sharing"):
+                page.style_sharing = self.style_sharing
+            return page.render(
                 font_config=self.font_config,
                 stylesheets=stylesheets,
                 pdf_variant=PDF_VARIANT,
