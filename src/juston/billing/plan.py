@@ -80,8 +80,9 @@ class _Memo:
     Most subscriptions are made from a small price book, so most items price alike: the
     lines of an item are kept by everything they depend on but the item's id (and, with
     a tax key, taxed as line contents), the content of a line by its priced figures and
-    tax decision, VAT breakdown rows by the contents of their lines, and due dates by
-    payment terms. The billing date is not in the keys: a memo lives in one run's options.
+    tax decision, VAT breakdown rows by their decision and sums (see
+    :meth:`Invoice.create`), and due dates by payment terms. The billing date is not in
+    the keys: a memo lives in one run's options.
     """
 
     #: Entries a cache may hold before it starts afresh: a run over millions of accounts
