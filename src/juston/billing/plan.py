@@ -96,6 +96,13 @@ class _Memo:
         self.tax_keys: dict[object, int] = {}
         self.summaries: SummaryCache = {}
         self.due_dates: dict[tuple[str, date], date] = {}
+        self._trimmed: tuple[dict[Any, Any], ...] = (
+            self.priced,
+            self.contents,
+            self.items,
+            self.summaries,
+            self.due_dates,
+        )
 
     def trim(self) -> None:
         """Empty each cache that has grown past :attr:`LIMIT`.
@@ -103,15 +110,9 @@ class _Memo:
         The tax keys stay: they number the tax situations (a handful) that the item keys
         refer to, so renumbering them would let a key name another situation.
         """
-        caches: tuple[dict[Any, Any], ...] = (
-            self.priced,
-            self.contents,
-            self.items,
-            self.summaries,
-            self.due_dates,
-        )
-        for cache in caches:
-            if len(cache) > self.LIMIT:
+        limit = self.LIMIT
+        for cache in self._trimmed:
+            if len(cache) > limit:
                 cache.clear()
 
 
@@ -221,8 +222,9 @@ def _plan_subscription(
     memo = options._memo
     drafts: list[_Draft] = []
     number = subscription.number
+    start, end = subscription.start, subscription.end
     for item in subscription.items:
-        item_billed = billed.get((number, item.id), ())
+        item_billed = billed.get((number, item.id), ()) if billed else ()
         metric = item.usage
         if metric is not None:
             priced = usage_priced(
@@ -257,15 +259,19 @@ def _plan_subscription(
         else:
             # Everything the lines of a regular item depend on, and nothing else: with a
             # tax key, what the item's tax cuts and decisions depend on is in the key.
-            start = subscription.start
-            if item.start is not None and item.start > start:
-                start = item.start
+            item_start = item.start
             history = (
                 tuple([(t.period_start, t.start, t.end, t.count, t.charge) for t in item_billed])
                 if item_billed
                 else ()
             )
-            shape = (item.shape, grid, start, subscription.end, history)
+            shape = (
+                item.shape,
+                grid,
+                item_start if item_start is not None and item_start > start else start,
+                end,
+                history,
+            )
             found = None if tax_key is None else memo.items.get((shape, tax_key))
             if found is None:
                 found = _regular_contents(
@@ -542,9 +548,8 @@ def _document(
 ) -> Invoice:
     memo = options._memo
     invoice_date = options.invoice_date or options.billing_date
-    subscriptions = list(
-        {s.number: s for d in drafts if (s := d.subscription) is not None}.values()
-    )
+    by_number = {s.number: s for d in drafts if (s := d.subscription) is not None}
+    subscriptions = list(by_number.values())
     terms = _payment_terms(company, account, subscriptions)
     # By the pattern, a string: its hash is kept, a PaymentTerms' is not.
     due = memo.due_dates.get((terms.pattern, invoice_date))
@@ -563,7 +568,7 @@ def _document(
         billing_date=options.billing_date,
         seller=company,
         buyer=account,
-        subscriptions=tuple(s.number for s in subscriptions),
+        subscriptions=tuple(by_number),
         run_id=options.run_id,
     )
 
