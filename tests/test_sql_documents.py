@@ -24,6 +24,7 @@ from juston.model.receivables import Balance, BalanceType
 from juston.model.subscriptions import Item, Subscription
 from juston.storage import codec
 from juston.storage.sql import SqlStore
+from juston.storage.sql import store as sql_store
 from juston.storage.sql.bodies import FORMAT, Documents, row_v1
 from juston.storage.sql.migrate import config, current_version, head_version
 from juston.storage.sql.schema import document_parts, documents
@@ -356,6 +357,36 @@ def test_the_fast_balance_encoding_is_the_codecs(fields: dict[str, Any]) -> None
     )
     assert codec.dumps_balance(balance) == codec.dumps(balance, Balance)
     assert codec.loads(codec.dumps_balance(balance), Balance) == balance
+
+
+def test_driver_level_writes_turn_exactly_the_date_and_amount_columns_into_text() -> None:
+    columns = ("seq", "invoice_date", "total", "body", "due_date", "net_total", "number")
+    assert sql_store._sqlite_text("documents", columns) == (1, 2, 4, 5)
+    assert sql_store._sqlite_text("balances", ("id", "amount", "date", "cause")) == (2,)
+    assert sql_store._sqlite_text("document_parts", ("digest", "body")) == ()
+
+
+def test_the_header_finalizing_reads_is_picked_from_the_body_by_the_database(
+    store: SqlStore,
+) -> None:
+    _master(store, accounts=6)
+    juston.invoice_run(store, date(2026, 2, 1))
+    drafts = list(store.documents())
+    with store.transaction() as tx:
+        headers = list(tx.draft_headers())
+    assert [h.id for h in headers] == [d.id for d in drafts]
+    for header, draft in zip(headers, drafts, strict=True):
+        assert (header.total, str(header.total.amount)) == (draft.total, str(draft.total.amount))
+        assert header.payment_terms == draft.payment_terms
+        assert header.payment_method == draft.buyer.payment_method
+        assert (header.invoice_date, header.due_date) == (draft.invoice_date, draft.due_date)
+        assert (header.kind, header.status, header.seller) == (
+            draft.kind,
+            draft.status,
+            draft.seller,
+        )
+    # The terms are read once per distinct stored text and shared.
+    assert len({id(h.payment_terms) for h in headers}) == len({h.payment_terms for h in headers})
 
 
 def test_the_fast_tax_breakdown_encoding_is_the_codecs() -> None:

@@ -262,9 +262,23 @@ def test_bulk_balance_calls_are_a_few_statements(store: SqlStore) -> None:
         read = len(seen) - written
         assert tx.known_balances([b.id for b in balances]) == {b.id for b in balances}
     assert sum(len(v) for v in got.values()) == 500
-    # (BEGIN,) a select of the ids stored already, one insert; one select for 500 accounts.
-    assert written <= 3, seen
+    # (BEGIN,) one insert under a savepoint (the unique index refuses ids stored before:
+    # no select first); one select for 500 accounts.
+    assert seen[written - 3 : written] == ["SAVEPOINT", "INSERT", "RELEASE"], seen
+    assert written <= 4, seen
     assert read == 1, seen
+
+
+def test_a_refused_balance_call_adds_nothing_and_the_transaction_goes_on(
+    store: SqlStore,
+) -> None:
+    first, fresh, last = (_balance(f"b-{n}", "1.00") for n in range(3))
+    with store.transaction() as tx:
+        tx.add_balances([first])
+        with pytest.raises(StateError, match="b-0: is stored already"):
+            tx.add_balances([fresh, first])
+        tx.add_balances([last])
+    assert [b.id for b in store.balances()] == ["b-0", "b-2"]
 
 
 # ------------------------------------------------------------------ storage format

@@ -8,6 +8,7 @@ The shared contract of every store is checked by the conformance kit
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -29,6 +30,9 @@ from alembic.script import ScriptDirectory
 from hypothesis import HealthCheck, given, settings
 
 import juston
+from juston.billing import parallel
+from juston.billing.batch import RUN_THRESHOLD
+from juston.billing.parallel import account_ids
 from juston.errors import StorageError
 from juston.model.billables import Billable
 from juston.model.subscriptions import Subscription
@@ -288,6 +292,56 @@ def test_accounts_are_read_in_pages_in_id_order(
         store.close()
 
 
+def test_account_ids_are_listed_in_pages_without_reading_the_accounts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sql_store, "ID_PAGE", 2)
+    store = SqlStore.open(f"sqlite:///{tmp_path}/ids.db")
+    try:
+        copy_sample(store, accounts=5)
+        expected = [a.id for a in store.accounts()]
+
+        def refuse(*_: Any) -> Any:
+            raise AssertionError("an account was read")
+
+        monkeypatch.setattr(sql_store._Reads, "accounts_page", refuse)
+        monkeypatch.setattr(sql_store._Reads, "accounts_by_id", refuse)
+        assert list(store.account_ids()) == expected
+        # Given ids come back as accounts() gives them: distinct, in id order, checked.
+        some = [expected[3], expected[0], expected[3]]
+        assert list(store.account_ids(some)) == [expected[0], expected[3]]
+        assert list(store.account_ids([])) == []
+        with pytest.raises(juston.NotFound, match="'C-none'"):
+            list(store.account_ids([expected[0], "C-none"]))
+        # The parallel run asks a store that lists ids for them, and any other for accounts.
+        assert list(account_ids(store, some)) == [expected[0], expected[3]]
+        memory = sample_store(accounts=3)
+        assert list(account_ids(memory)) == [a.id for a in memory.accounts()]
+    finally:
+        store.close()
+
+
+def test_documents_added_by_the_store_are_those_a_transaction_adds(url: str) -> None:
+    store = SqlStore.open(url)
+    try:
+        copy_sample(store, accounts=6)
+        planned = juston.invoice_run(store, date(2026, 2, 1), dry_run=True).documents
+        with store.transaction() as tx:
+            by_transaction = tx.add_documents(planned[:2])
+        by_store = store.add_documents(planned[2:4])
+        assert [d.id for d in by_store] == ["D00000003", "D00000004"]
+        # For a caller that only counts them: returned as given, stored all the same.
+        counted = store.add_documents(planned[4:], ids=False)
+        assert counted == list(planned[4:]) and all(d.id is None for d in counted)
+        stored = list(store.documents())
+        assert stored == [*by_transaction, *by_store] + [
+            d.with_id(f"D{n:08d}") for n, d in enumerate(planned[4:], start=5)
+        ]
+        assert juston.invoice_run(store, date(2026, 2, 1), dry_run=True).documents == ()
+    finally:
+        store.close()
+
+
 # ------------------------------------------------------------------ the storage format
 
 
@@ -364,6 +418,81 @@ def test_a_run_in_two_worker_processes_bills_what_one_process_bills(tmp_path: Pa
     finally:
         one.close()
         two.close()
+
+
+PARALLEL_SOME = """
+import sys
+from datetime import date
+import juston
+
+if __name__ == "__main__":
+    store = juston.open_store(sys.argv[1])
+    ids = sys.argv[2:]
+    try:
+        result = juston.invoice_run(store, date(2026, 2, 1), accounts=ids, workers=2, batch_size=2)
+    except juston.NotFound as exc:
+        print("NotFound", exc)
+    else:
+        print(" ".join(sorted(d.account_id for d in result.documents)))
+"""
+
+
+def test_workers_bill_the_accounts_asked_for_and_check_them_first(tmp_path: Path) -> None:
+    store = SqlStore.open(f"sqlite:///{tmp_path}/some.db")
+    try:
+        copy_sample(store, accounts=8)
+        ids = [a.id for a in store.accounts()]
+        script = tmp_path / "parallel_some.py"
+        script.write_text(textwrap.dedent(PARALLEL_SOME))
+
+        def run(*accounts: str) -> str:
+            done = subprocess.run(
+                [sys.executable, str(script), store.share(), *accounts],
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert done.returncode == 0, done.stderr
+            return done.stdout.strip()
+
+        # An unknown account stops the run before anything is billed.
+        assert run(ids[1], "C-none", ids[0]) == "NotFound account: 'C-none' does not exist"
+        assert list(store.documents()) == []
+        some = [ids[6], ids[1], ids[4], ids[1], ids[2]]
+        assert run(*some) == " ".join(sorted(set(some)))
+        assert sorted(d.account_id for d in store.documents()) == sorted(set(some))
+    finally:
+        store.close()
+
+
+def test_a_worker_collects_garbage_as_seldom_as_a_run_for_its_whole_life(
+    tmp_path: Path,
+) -> None:
+    store = SqlStore.open(f"sqlite:///{tmp_path}/worker.db")
+    copy_sample(store, accounts=2)
+    setup = parallel._Setup(
+        url=store.share(),
+        options={"billing_date": date(2026, 2, 1)},
+        tax=None,
+        dry_run=True,
+        collect=True,
+    )
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, *before[1:])
+        parallel._start(setup)
+        assert gc.get_threshold()[0] == RUN_THRESHOLD
+        assert gc.get_freeze_count() > 0  # what the worker holds to the end is not scanned
+        tally, failures = parallel._bill([a.id for a in store.accounts()], None)
+        assert (tally.count, failures) == (2, [])
+        assert gc.get_threshold()[0] == RUN_THRESHOLD  # also after a batch
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
+        assert parallel._worker is not None
+        parallel._worker[0].close()  # type: ignore[attr-defined]
+        parallel._worker = None
+        store.close()
 
 
 def test_workers_need_a_store_other_processes_can_open() -> None:

@@ -9,6 +9,7 @@ import gc
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
+from typing import Protocol, runtime_checkable
 
 import attrs
 
@@ -21,7 +22,26 @@ from ..model.usage import UsageQuery, UsageTotal
 from ..storage.base import Reader, Store
 from .plan import RunOptions, group_billed, plan_account
 
-__all__ = ["AccountFailure", "Tally", "bill_batch", "fewer_collections", "usage_of"]
+__all__ = [
+    "AccountFailure",
+    "AddsDocuments",
+    "Tally",
+    "bill_batch",
+    "collect_less",
+    "fewer_collections",
+    "usage_of",
+]
+
+
+@runtime_checkable
+class AddsDocuments(Protocol):
+    """A store that adds documents in a transaction of its own, preparing them before
+    the transaction starts (the SQL store: the write lock is held for less time)."""
+
+    def add_documents(self, documents: Sequence[Invoice], *, ids: bool = True) -> list[Invoice]:
+        """``add_documents`` of a transaction of their own; with *ids* false the
+        documents are returned as given (without the ids they were stored under)."""
+        ...
 
 
 @attrs.frozen
@@ -62,8 +82,20 @@ class Tally:
             self.documents.extend(other.documents)
 
 
+#: Allocations between two runs of the youngest generation's collector during a run.
+RUN_THRESHOLD = 20_000
+
+
+def collect_less(threshold: int = RUN_THRESHOLD) -> tuple[int, ...]:
+    """Raise the threshold of the collector's youngest generation to *threshold* (unless
+    it is higher); return the thresholds before."""
+    old = gc.get_threshold()
+    gc.set_threshold(max(old[0], threshold), *old[1:])
+    return old
+
+
 @contextmanager
-def fewer_collections(threshold: int = 20_000) -> Iterator[None]:
+def fewer_collections(threshold: int = RUN_THRESHOLD) -> Iterator[None]:
     """Run the cyclic garbage collector less often for the duration of a run.
 
     A run allocates millions of small objects that live until it ends and makes almost no
@@ -71,8 +103,7 @@ def fewer_collections(threshold: int = 20_000) -> Iterator[None]:
     rescanning the growing result: half of the run's time at 100,000 documents. Memory is
     unaffected; the previous threshold is restored afterwards.
     """
-    old = gc.get_threshold()
-    gc.set_threshold(max(old[0], threshold), *old[1:])
+    old = collect_less(threshold)
     try:
         yield
     finally:
@@ -134,9 +165,12 @@ def _bill_batch(
             failures.append(AccountFailure(account.id, exc))
     if dry_run:
         tally.add(planned)
-        return
-    with store.transaction() as tx:
-        tally.add(tx.add_documents(planned))
+    elif isinstance(store, AddsDocuments):
+        # A tally that keeps no documents needs no ids.
+        tally.add(store.add_documents(planned, ids=tally.collect))
+    else:
+        with store.transaction() as tx:
+            tally.add(tx.add_documents(planned))
 
 
 def usage_of(

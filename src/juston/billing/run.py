@@ -37,7 +37,7 @@ from ..receivables.booking import Finalized, book_cancellation, book_finalized
 from ..storage.base import Reader, Shareable, Store, Transaction
 from ..tax import TaxResolver
 from .batch import AccountFailure, Tally, bill_batch, fewer_collections, usage_of
-from .parallel import bill_in_parallel
+from .parallel import account_ids, bill_in_parallel
 from .plan import RunOptions, Split, group_billed, plan_account
 
 T = TypeVar("T")
@@ -144,18 +144,22 @@ def invoice_run(
     tally = Tally(collect)
     failures: list[AccountFailure] = []
 
-    def prepared() -> Iterator[tuple[list[Account], dict[str, list[Billable]] | None]]:
-        """Batches with their hook billables; a batch whose hook fails fails its accounts."""
-        for batch in _batches(store.accounts(accounts), batch_size):
+    def prepared(
+        source: Iterable[T], key: Callable[[T], str]
+    ) -> Iterator[tuple[list[T], dict[str, list[Billable]] | None]]:
+        """Batches of accounts (or of their ids: the *key* of each is the id) with their
+        hook billables; a batch whose hook fails fails its accounts."""
+        for batch in _batches(source, batch_size):
             if not plugins.has_billables:
                 yield batch, None
                 continue
+            ids = [key(each) for each in batch]
             try:
-                found = plugins.billables([a.id for a in batch], billing_date)
+                found = plugins.billables(ids, billing_date)
             except PluginError:
                 raise  # a plugin that breaks the contract stops the run
             except JustonError as exc:  # bad data in the host's records
-                failures.extend(AccountFailure(a.id, exc) for a in batch)
+                failures.extend(AccountFailure(account_id, exc) for account_id in ids)
                 if progress is not None:
                     progress(len(batch))
                 continue
@@ -171,7 +175,7 @@ def invoice_run(
                 tax=tax,
                 dry_run=dry_run,
                 collect=collect,
-                batches=prepared(),
+                batches=prepared(account_ids(store, accounts), str),
                 workers=workers,
             ):
                 tally.merge(part)
@@ -179,7 +183,7 @@ def invoice_run(
                 if progress is not None:
                     progress(size)
         else:
-            for batch, billables in prepared():
+            for batch, billables in prepared(store.accounts(accounts), _account_id):
                 bill_batch(store, company, batch, options, dry_run, tally, failures, billables)
                 if progress is not None:
                     progress(len(batch))
@@ -192,6 +196,10 @@ def invoice_run(
         count=tally.count,
         sums=tuple(sorted(tally.sums.items())),
     )
+
+
+def _account_id(account: Account) -> str:
+    return account.id
 
 
 def forecast(
@@ -419,14 +427,18 @@ def _finalize_by_header(
     """
     assert isinstance(tx, Transaction)
     finalized: list[Invoice] = []
+    # A few payment terms and days serve every document.
+    due_dates: dict[tuple[PaymentTerms, date], date] = {}
     for chunk in _batches(tx.draft_headers(ids), FINALIZE_CHUNK):
         _check_drafts(chunk)
         days = [invoice_date or header.invoice_date for header in chunk]
         numbers = _draw_numbers(tx, chunk, days)
-        finals = [
-            header.finalized(number, day, header.payment_terms.due_date(day))
-            for header, number, day in zip(chunk, numbers, days, strict=True)
-        ]
+        finals = []
+        for header, number, day in zip(chunk, numbers, days, strict=True):
+            due = due_dates.get((header.payment_terms, day))
+            if due is None:
+                due = due_dates[header.payment_terms, day] = header.payment_terms.due_date(day)
+            finals.append(header.finalized(number, day, due))
         debited = [final for final in finals if final.payment_method == SEPA_METHOD]
         if debited:
             whole = tx.documents_by_id([final.id for final in debited])

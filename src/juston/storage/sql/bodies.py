@@ -126,6 +126,16 @@ def _money(text: str) -> Money:
     return Money(Decimal(amount), _currency(code))
 
 
+#: Statuses and kinds by their stored value (faster than calling the enum).
+_STATUSES = {status.value: status for status in DocumentStatus}
+_KINDS = {kind.value: kind for kind in DocumentKind}
+
+
+def _date(value: date | str) -> date:
+    """A date column's value: SQLite's driver gives ISO text."""
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
 def _chunks(values: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
@@ -216,7 +226,7 @@ class Documents:
         self._refs: dict[int, tuple[object, str]] = {}
         self._stored: set[str] = set()
         self._values: dict[str, Any] = {}
-        self._small: dict[tuple[object, bytes], Any] = {}
+        self._small: dict[tuple[object, bytes | str], Any] = {}
         # Format 1: seller snapshots by their text.
         self._sellers: dict[str, Company] = {}
 
@@ -436,32 +446,35 @@ class Documents:
         )
 
     def headers(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> list[DraftHeader]:
-        """The headers of rows of ``statements.header_columns``, in their order."""
+        """The headers of rows of ``statements.select_draft_headers``, in their order."""
         self._forget()
-        parsed = [(row, orjson.loads(row[6])) for row in rows]
-        wanted = {row[7]: Company for row, data in parsed if data.get("v") == FORMAT}
+        # A format-2 row refers to its seller by digest, a format-1 row holds its JSON.
+        wanted = {row[9]: Company for row in rows if not row[9].startswith("{")}
         if wanted:
             self._fetch(conn, wanted)
         found = []
-        for row, data in parsed:
-            seq, status, account_id, number, invoice_date, due_date, _, seller = row
+        for row in rows:
+            seq, status, account_id, number, invoice_date, due_date, *rest = row
+            kind, code, total, seller, terms, method = rest
             try:
+                currency = _currency(code)
                 found.append(
                     DraftHeader(
                         id=doc_id(seq),
-                        status=DocumentStatus(status),
-                        kind=DocumentKind(data["kind"]),
-                        currency=_currency(data["currency"]),
-                        total=_money(data["total"]),
-                        seller=self._values[seller]
-                        if data.get("v") == FORMAT
-                        else self._seller(seller),
+                        status=_STATUSES[status],
+                        kind=_KINDS[kind],
+                        currency=currency,
+                        # The column is the exact total (decimal text on SQLite).
+                        total=Money(Decimal(total), currency),
+                        seller=self._seller(seller)
+                        if seller.startswith("{")
+                        else self._values[seller],
                         account_id=account_id,
                         number=number,
-                        invoice_date=invoice_date,
-                        due_date=due_date,
-                        payment_terms=codec.structure(data["payment_terms"], PaymentTerms),
-                        payment_method=data["buyer"].get("payment_method"),
+                        invoice_date=_date(invoice_date),
+                        due_date=_date(due_date),
+                        payment_terms=self._payment_terms(terms),
+                        payment_method=method,
                     )
                 )
             except StorageError:
@@ -471,6 +484,14 @@ class Documents:
                     f"stored Invoice {doc_id(seq)}: cannot be read back ({exc!r})"
                 ) from exc
         return found
+
+    def _payment_terms(self, text: str) -> PaymentTerms:
+        """The payment terms stored as JSON *text*, once per distinct text."""
+        key = (PaymentTerms, text)
+        value: PaymentTerms | None = self._small.get(key)
+        if value is None:
+            value = self._small[key] = codec.loads(text, PaymentTerms)
+        return value
 
     def terms(
         self, conn: Connection, rows: Iterable[Sequence[Any]]

@@ -41,6 +41,13 @@ select_accounts_after = (
     .limit(sa.bindparam("limit"))
 )
 select_accounts_by_id = sa.select(accounts.c.id, accounts.c.body).where(accounts.c.id.in_(_ids))
+select_account_ids_after = (
+    sa.select(accounts.c.id)
+    .where(accounts.c.id > sa.bindparam("after"))
+    .order_by(accounts.c.id)
+    .limit(sa.bindparam("limit"))
+)
+select_known_accounts = sa.select(accounts.c.id).where(accounts.c.id.in_(_ids))
 count_accounts = sa.select(sa.func.count()).select_from(accounts)
 
 select_subscriptions = (
@@ -66,25 +73,38 @@ _document_columns = (
     documents.c.cancelled_by,
     documents.c.terms,
 )
-#: What a document is finalized from (see ``bodies.Documents.headers``).
-_header_columns = (
-    documents.c.seq,
-    documents.c.status,
-    documents.c.account_id,
-    documents.c.number,
-    documents.c.invoice_date,
-    documents.c.due_date,
-    documents.c.body,
-    documents.c.seller,
-)
-select_headers = sa.select(*_header_columns).where(documents.c.seq.in_(_ids))
 select_documents_in = sa.select(*_document_columns).where(documents.c.seq.in_(_ids))
+
+#: What a document is finalized from (see ``bodies.Documents.headers``): its columns and,
+#: picked out of the body by the database (every format has them there), the payment
+#: terms as JSON text and the buyer's payment method.
+_HEADERS = {
+    "sqlite": "SELECT seq, status, account_id, number, invoice_date, due_date, kind, "
+    "currency, total, seller, json_extract(body, '$.payment_terms'), "
+    "json_extract(body, '$.buyer.payment_method') FROM documents",
+    "postgresql": "SELECT seq, status, account_id, number, invoice_date, due_date, kind, "
+    "currency, total, seller, body::json ->> 'payment_terms', "
+    "body::json -> 'buyer' ->> 'payment_method' FROM documents",
+}
 
 
 @functools.cache
-def select_draft_headers(lock: bool) -> Any:
-    """A page of the headers of drafts after ``after``."""
-    return _page(documents, _header_columns, frozenset(["status"]), lock)
+def select_draft_headers(dialect: str, lock: bool) -> str:
+    """Driver-level SQL for the headers of up to a number of documents of a status after
+    a row (parameters: status, row, number), in row order; with *lock*, locked until the
+    transaction ends."""
+    mark = _mark(dialect)
+    query = f"{_HEADERS[dialect]} WHERE status = {mark} AND seq > {mark} ORDER BY seq LIMIT {mark}"
+    return query + (" FOR UPDATE" if lock else "")
+
+
+@functools.cache
+def select_headers(dialect: str, lock: bool, count: int) -> str:
+    """Driver-level SQL for the headers of the documents in *count* rows (one parameter
+    each); with *lock*, locked until the transaction ends."""
+    marks = ", ".join([_mark(dialect)] * count)
+    query = f"{_HEADERS[dialect]} WHERE seq IN ({marks})"
+    return query + (" FOR UPDATE" if lock else "")
 
 
 select_document = sa.select(*_document_columns).where(documents.c.seq == sa.bindparam("seq"))
@@ -144,13 +164,18 @@ delete_charge = sa.delete(charges).where(
 #
 # For the writes that come by the hundred thousand (documents, their headers, balances):
 # SQLAlchemy's per-row parameter processing costs several times what SQLite needs to store
-# the row. Values are passed as the driver takes them (see ``store._driver_value``).
+# the row. Values are passed as the driver takes them (see ``store._SqlTransaction._driver_rows``).
+
+
+def _mark(dialect: str) -> str:
+    """The driver's parameter mark."""
+    return "?" if dialect == "sqlite" else "%s"
 
 
 @functools.cache
 def driver_insert(dialect: str, table: str, columns: tuple[str, ...]) -> str:
     """Driver-level SQL that inserts one row of *columns* per parameter tuple."""
-    mark = "?" if dialect == "sqlite" else "%s"
+    mark = _mark(dialect)
     names = ", ".join(f'"{name}"' for name in columns)
     return f'INSERT INTO "{table}" ({names}) VALUES ({", ".join(mark for _ in columns)})'
 
@@ -158,7 +183,7 @@ def driver_insert(dialect: str, table: str, columns: tuple[str, ...]) -> str:
 @functools.cache
 def driver_update(dialect: str, table: str, columns: tuple[str, ...], key: str) -> str:
     """Driver-level SQL that sets *columns* of the row whose *key* is the last parameter."""
-    mark = "?" if dialect == "sqlite" else "%s"
+    mark = _mark(dialect)
     values = ", ".join(f'"{name}" = {mark}' for name in columns)
     return f'UPDATE "{table}" SET {values} WHERE "{key}" = {mark}'
 

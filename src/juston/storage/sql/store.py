@@ -23,10 +23,10 @@ are summed there too, from balances in minor units.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date
-from decimal import Decimal
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import attrs
@@ -61,12 +61,14 @@ from . import statements as sql
 from . import usage
 from .bodies import HEADER, Documents, DraftHeader, doc_id
 from .migrate import upgrade
-from .schema import balance_row, from_minor_units
+from .schema import Amount, balance_row, from_minor_units, metadata
 
 __all__ = ["SqlStore"]
 
 #: Accounts read per query when iterating over all of them: memory stays flat.
 PAGE = 1000
+#: Account ids read per query when listing them without the accounts.
+ID_PAGE = 10_000
 
 _T = TypeVar("_T")
 _K = TypeVar("_K")
@@ -130,6 +132,20 @@ class _Reads:
     def accounts_page(self, after: str, limit: int) -> list[Account]:
         bodies = self.conn.scalars(sql.select_accounts_after, {"after": after, "limit": limit})
         return [codec.loads(body, Account) for body in bodies]
+
+    def account_ids_page(self, after: str, limit: int) -> list[str]:
+        return list(
+            self.conn.scalars(sql.select_account_ids_after, {"after": after, "limit": limit})
+        )
+
+    def known_account_ids(self, ids: Collection[str]) -> list[str]:
+        """The distinct *ids* in id order; NotFound for the first that does not exist."""
+        known = {i for (i,) in self._rows_in(sql.select_known_accounts, ids)}
+        wanted = sorted(set(ids))
+        for account_id in wanted:
+            if account_id not in known:
+                raise NotFound(f"account: {account_id!r} does not exist")
+        return wanted
 
     def accounts_by_id(self, ids: Collection[str]) -> list[Account]:
         wanted = sorted(set(ids))
@@ -283,14 +299,15 @@ def _chunks(values: Sequence[_T], size: int = 500) -> Iterator[Sequence[_T]]:
 _FINALIZED = ("status", "number", "invoice_date", "due_date")
 
 
-def _sqlite_value(value: Any) -> Any:
-    """A value as SQLite's driver takes it where SQLAlchemy's column types would convert it:
-    a date as ISO text, an amount (``Amount``: text on SQLite) as its decimal text."""
-    if type(value) is date:
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
+@functools.cache
+def _sqlite_text(table: str, columns: tuple[str, ...]) -> tuple[int, ...]:
+    """The positions of *columns* of *table* whose values SQLite's driver takes as text
+    where SQLAlchemy's column types would convert them: dates (ISO text) and amounts
+    (``Amount``, decimal text on SQLite); ``str`` gives both."""
+    types = metadata.tables[table].c
+    return tuple(
+        n for n, name in enumerate(columns) if isinstance(types[name].type, (sa.Date, Amount))
+    )
 
 
 def _filters(**given: str | enum.Enum | None) -> dict[str, str]:
@@ -382,6 +399,15 @@ class _StoreReads:
             return
         # Account ids are never empty.
         yield from self._paged(lambda r, after: r.accounts_page(after, PAGE), _account_id, "")
+
+    def account_ids(self, ids: Collection[str] | None = None) -> Iterator[str]:
+        """The ids :meth:`accounts` would give the accounts of, without reading the
+        accounts: what a parallel run hands its workers, which read the accounts
+        themselves. *ids* are checked to exist, as :meth:`accounts` checks them."""
+        if ids is not None:
+            yield from self._read(_Reads.known_account_ids, ids)
+            return
+        yield from self._paged(lambda r, after: r.account_ids_page(after, ID_PAGE), str, "")
 
     def count_accounts(self) -> int:
         return self._read(_Reads.count_accounts)
@@ -542,6 +568,21 @@ class SqlStore(DirectWrites, _StoreReads):
         with _database_errors(self.url), self.engine.connect() as conn:
             yield _Reads(conn, self._docs)
 
+    def add_documents(self, documents: Sequence[Invoice], *, ids: bool = True) -> list[Invoice]:
+        """Store new documents in a transaction of their own, as a transaction's
+        ``add_documents`` does; return them with their ids (with *ids* false: as given,
+        for a caller that only counts them).
+
+        They are turned into rows before the transaction starts: on SQLite, whose one
+        write lock the workers of a parallel run queue for, the lock is held only while
+        the rows are written.
+        """
+        parts: dict[str, str] = {}
+        rows = [self._docs.row(d, parts) for d in documents]
+        with self.transaction() as tx:
+            stored = tx._insert_documents(documents, rows, parts, ids=ids)
+        return stored
+
     @contextmanager
     def transaction(self) -> Iterator[_SqlTransaction]:
         with _database_errors(self.url), self.engine.connect() as conn:
@@ -598,16 +639,33 @@ class _SqlTransaction(_StoreReads):
         return self.add_documents([document])[0]
 
     def add_documents(self, documents: Sequence[Invoice]) -> list[Invoice]:
-        if not documents:
-            return []
         parts: dict[str, str] = {}
         rows = [self.r.docs.row(d, parts) for d in documents]
+        return self._insert_documents(documents, rows, parts)
+
+    def _insert_documents(
+        self,
+        documents: Sequence[Invoice],
+        rows: list[dict[str, Any]],
+        parts: dict[str, str],
+        *,
+        ids: bool = True,
+    ) -> list[Invoice]:
+        """Store *documents* as their *rows* (``Documents.row``) with the *parts* they
+        refer to; return them with their ids (unless *ids* is false: as given)."""
+        if not documents:
+            return []
         self._store_parts(parts)
         seqs = self._new_document_seqs(len(rows))
+        columns = ("seq", *rows[0])
         self._driver_rows(
-            sql.driver_insert(self.dialect, "documents", ("seq", *rows[0])),
-            [(seq, *row.values()) for seq, row in zip(seqs, rows, strict=True)],
+            sql.driver_insert(self.dialect, "documents", columns),
+            "documents",
+            columns,
+            [[seq, *row.values()] for seq, row in zip(seqs, rows, strict=True)],
         )
+        if not ids:
+            return list(documents)
         return [d.with_id(doc_id(s)) for d, s in zip(documents, seqs, strict=True)]
 
     def _new_document_seqs(self, count: int) -> Sequence[int]:
@@ -620,19 +678,31 @@ class _SqlTransaction(_StoreReads):
         # PostgreSQL: drawn from the column's sequence, as a default would draw them.
         return sorted(self.conn.exec_driver_sql(sql.next_document_seqs, (count,)).scalars())
 
-    def _driver_rows(self, statement: str, rows: list[tuple[Any, ...]]) -> int:
-        """Run driver-level *statement* once per row (values as :func:`_driver_value`
-        makes them); return the number of rows it changed."""
+    def _driver_rows(
+        self, statement: str, table: str, columns: tuple[str, ...], rows: list[list[Any]]
+    ) -> int:
+        """Run driver-level *statement* once per row of values of *table*'s *columns*
+        (in that order; dates and amounts are turned into what SQLite's driver takes, in
+        place); return the number of rows it changed."""
         if self.dialect == "sqlite":
-            rows = [tuple(map(_sqlite_value, row)) for row in rows]
-        return int(self.conn.exec_driver_sql(statement, rows).rowcount)
+            textual = _sqlite_text(table, columns)
+            if textual:
+                for row in rows:
+                    for n in textual:
+                        row[n] = str(row[n])
+        return int(self.conn.exec_driver_sql(statement, list(map(tuple, rows))).rowcount)
 
     def _store_parts(self, parts: dict[str, str]) -> None:
         """Store the document parts (digest: text) this transaction has not stored yet,
         in digest order (concurrent transactions storing the same wait in one order)."""
         new = sorted(key for key in parts if key not in self.parts)
         if new:
-            self._driver_rows(sql.insert_parts(self.dialect), [(key, parts[key]) for key in new])
+            self._driver_rows(
+                sql.insert_parts(self.dialect),
+                "document_parts",
+                ("digest", "body"),
+                [[key, parts[key]] for key in new],
+            )
             self.parts.update(new)
 
     def replace_document(self, document: Invoice) -> None:
@@ -677,20 +747,20 @@ class _SqlTransaction(_StoreReads):
         if ids is not None:
             yield from self._headers_of(ids)
             return
-        query = sql.select_draft_headers(self.r.lock)
+        query = sql.select_draft_headers(self.dialect, self.r.lock)
         after = 0
-        while rows := self.conn.execute(
-            query, {"after": after, "limit": PAGE, "status": DocumentStatus.DRAFT.value}
+        while rows := self.conn.exec_driver_sql(
+            query, (DocumentStatus.DRAFT.value, after, PAGE)
         ).all():
             yield from self.r.docs.headers(self.conn, rows)
             after = rows[-1][0]
 
     def _headers_of(self, ids: Sequence[str]) -> Iterator[DraftHeader]:
-        query = sql.select_headers.with_for_update() if self.r.lock else sql.select_headers
         for chunk in _chunks(ids):
             seqs = [_seq(document_id) for document_id in chunk]
-            wanted = sorted({seq for seq in seqs if seq is not None})
-            rows = self.conn.execute(query, {"ids": wanted}).all() if wanted else []
+            wanted = tuple(sorted({seq for seq in seqs if seq is not None}))
+            query = sql.select_headers(self.dialect, self.r.lock, len(wanted))
+            rows = self.conn.exec_driver_sql(query, wanted).all() if wanted else []
             found = {int(h.id[1:]): h for h in self.r.docs.headers(self.conn, rows)}
             for document_id, seq in zip(chunk, seqs, strict=True):
                 if seq is None or seq not in found:
@@ -702,8 +772,8 @@ class _SqlTransaction(_StoreReads):
         if not headers:
             return
         statement = sql.driver_update(self.dialect, "documents", _FINALIZED, "seq")
-        rows = [(h.status.value, h.number, h.invoice_date, h.due_date, _seq(h.id)) for h in headers]
-        if self._driver_rows(statement, rows) != len(rows):
+        rows = [[h.status.value, h.number, h.invoice_date, h.due_date, _seq(h.id)] for h in headers]
+        if self._driver_rows(statement, "documents", (*_FINALIZED, "seq"), rows) != len(rows):
             raise NotFound("document: some of those to finalize do not exist")
 
     def documents_by_id(self, ids: Sequence[str]) -> list[Invoice]:
@@ -773,15 +843,22 @@ class _SqlTransaction(_StoreReads):
             if balance.id in rows:
                 raise _stored_already(balance.id)
             rows[balance.id] = balance_row(balance)
-        # Checked before writing, so a refused call adds nothing even if the caller goes on;
-        # the same id added by a concurrent transaction meanwhile trips the unique index.
-        known = self.r.known_balances(rows)
-        if known:
-            raise _stored_already(next(i for i in rows if i in known))
-        if rows:
-            columns = tuple(next(iter(rows.values())))
-            statement = sql.driver_insert(self.dialect, "balances", columns)
-            self._driver_rows(statement, [tuple(row.values()) for row in rows.values()])
+        if not rows:
+            return
+        columns = tuple(next(iter(rows.values())))
+        statement = sql.driver_insert(self.dialect, "balances", columns)
+        # The unique index refuses an id stored before; written under a savepoint, so a
+        # refused call adds nothing even if the caller goes on (cheaper than asking first).
+        try:
+            with self.conn.begin_nested():
+                self._driver_rows(
+                    statement, "balances", columns, [list(row.values()) for row in rows.values()]
+                )
+        except sa.exc.IntegrityError:
+            known = self.r.known_balances(rows)
+            if known:
+                raise _stored_already(next(i for i in rows if i in known)) from None
+            raise
 
     def put_payment_entries(self, entries: Sequence[PaymentEntry]) -> None:
         rows = {entry.id: _entry_row(entry) for entry in entries}  # the last of equal ids wins
