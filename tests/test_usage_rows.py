@@ -22,11 +22,6 @@ from hypothesis import strategies as st
 
 import juston
 from juston import (
-    Item,
-    LatePolicy,
-    Metric,
-    PerUnit,
-    Product,
     UsageRecord,
     ingest_usage,
     ingest_usage_rows,
@@ -40,6 +35,7 @@ from juston.storage.sql import SqlStore
 from juston.testing.conformance import fingerprint
 from juston.usage.ingest import CHUNK, _LocalDays
 from juston.usage.rows import stored_usage, usage_row
+from usage_items import add_rejecting_item
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -169,17 +165,8 @@ def test_bad_rows_are_rejected_with_reasons_and_the_rest_kept(
 
 def test_late_rows_can_be_rejected_by_policy(make_store: Callable[..., Store]) -> None:
     store = make_store()
-    with store.transaction() as tx:
-        subscription = tx.subscriptions("C00001")[0]
-        item = Item(
-            id="ev",
-            product=Product(code="EV", name="Events"),
-            price=PerUnit(money(1, "EUR")),
-            billing_type="usage",
-            metric=Metric(late=LatePolicy.REJECT),
-        )
-        tx.put_subscription(subscription.with_item(item))
-    ingest_usage_rows(store, [("1", "S-1/ev", epoch("2026-01-03T10:00:00+00:00"), 5)])
+    reference = add_rejecting_item(store)
+    ingest_usage_rows(store, [("1", reference, epoch("2026-01-03T10:00:00+00:00"), 5)])
     invoice_run(store, date(2026, 2, 1))
     result = ingest_usage_rows(
         store,

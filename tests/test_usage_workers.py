@@ -29,6 +29,7 @@ from juston.storage.sql import SqlStore
 from juston.storage.sql import usage as sql_usage
 from juston.usage.ingest import UsageItems
 from juston.usage.rows import day_key
+from usage_items import add_rejecting_item
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 JANUARY = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp())
@@ -162,7 +163,7 @@ def test_rows_of_items_that_reject_late_usage_go_through_the_writer(
     results = []
     for workers in (1, 2):
         store = sqlite()
-        testing_items = _late_item(store)
+        testing_items = add_rejecting_item(store)
         ingest_usage_rows(store, [("1", testing_items, at(3), 5)])
         invoice_run(store, date(2026, 2, 1))
         rows = [
@@ -175,22 +176,6 @@ def test_rows_of_items_that_reject_late_usage_go_through_the_writer(
         results.append((ingest_usage_rows(store, rows, workers=workers), held(store)))
     assert results[0] == results[1]
     assert str(results[1][0]) == "3 new, 1 duplicates, 1 rejected"
-
-
-def _late_item(store: Store) -> str:
-    from juston import Item, LatePolicy, Metric, PerUnit, Product
-
-    with store.transaction() as tx:
-        subscription = tx.subscriptions("C00001")[0]
-        item = Item(
-            id="ev",
-            product=Product(code="EV", name="Events"),
-            price=PerUnit(money(1, "EUR")),
-            billing_type="usage",
-            metric=Metric(late=LatePolicy.REJECT),
-        )
-        tx.put_subscription(subscription.with_item(item))
-    return "S-1/ev"
 
 
 # --- staged batches, in this process ------------------------------------------------
