@@ -117,6 +117,34 @@ def test_workers_store_exactly_what_one_process_does(
     assert invoices(together) == invoices(alone)
 
 
+def test_one_process_stages_on_sqlite_and_stores_what_the_exact_path_does(
+    sqlite: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest, "STAGED_PIECE", 4)  # several pieces per transaction
+    staged, exact = sqlite(), sqlite()
+    earlier = [("k", "S-2/api", at(4), 1), ("z", "S-1/api", at(4), 1)]  # k: stored before
+    for store in (staged, exact):
+        assert ingest_usage_rows(store, earlier).new == 2
+    calls: list[int] = []
+    add_staged = sql_usage.add_staged
+
+    def counting(conn: Any, batch: Any) -> int:
+        calls.append(batch.records)
+        return add_staged(conn, batch)
+
+    monkeypatch.setattr(sql_usage, "add_staged", counting)
+    got = ingest_usage_rows(staged, ROWS, batch_size=10)
+    assert calls, "one process stages its pieces on SQLite"
+    calls.clear()
+    monkeypatch.setattr(ingest, "_stages", lambda store: False)
+    monkeypatch.setattr(ingest, "CHUNK", 4)
+    expected = ingest_usage_rows(exact, ROWS, batch_size=10)
+    assert not calls
+    assert got == expected
+    assert held(staged) == held(exact)
+    assert invoices(staged) == invoices(exact)
+
+
 def test_workers_on_a_store_without_staged_batches() -> None:
     # The memory store takes the checked rows themselves.
     alone, together = testing.usage_store(2), testing.usage_store(2)
@@ -159,7 +187,7 @@ def test_rows_of_items_that_reject_late_usage_go_through_the_writer(
     # A rejected row's id seen again in the same piece is a duplicate; in a later one it
     # is new: pieces as large as the chunks of one process give the same result.
     monkeypatch.setattr(ingest, "PIECE", 2)
-    monkeypatch.setattr(ingest, "CHUNK", 2)
+    monkeypatch.setattr(ingest, "STAGED_PIECE", 2)
     results = []
     for workers in (1, 2):
         store = sqlite()

@@ -703,9 +703,11 @@ def ingest_usage_rows(
     records up per day and hand over each piece as a small SQLite database that the
     store takes in a few statements (:func:`juston.storage.sql.usage.stage`): the writer
     then does almost nothing per record. The result is the same as without workers
-    (rows repeated within a piece are duplicates, as within a chunk of :data:`CHUNK`
-    rows in one process). Workers are spawned, so a script that asks for them needs the
-    ``if __name__ == "__main__":`` guard; the default, 1, checks rows in this process.
+    (rows repeated within a piece are duplicates, as within a piece of
+    :data:`STAGED_PIECE` rows, or a chunk of :data:`CHUNK` for other stores, in one
+    process). Workers are spawned, so a script that asks for them needs the
+    ``if __name__ == "__main__":`` guard; the default, 1, checks rows in this process,
+    and stages them there for SQLite, which is also faster than binding each record.
     Workers pay off from a few hundred thousand rows on: starting them takes a second or
     two.
 
@@ -795,10 +797,19 @@ def _prepared(
     position = done = 0
     if workers == 1:
         prepare = items._plain_rows if plain else items._records
+        # Staging plain rows costs less in this process too than binding each record's
+        # values for the store (9.7 s against 12.9 s for a million rows on SQLite).
+        stages = plain and _stages(store)
+        if stages:
+            size = min(STAGED_PIECE, batch_size)
         while piece := list(islice(iterator, min(size, batch_size - done))):
             done = (done + len(piece)) % batch_size
-            yield prepare(piece, position), done == 0
+            batch = prepare(piece, position)
             position += len(piece)
+            del piece
+            if stages:
+                _stage(batch, items._keys)
+            yield batch, done == 0
         return
     context = multiprocessing.get_context("spawn")
     state = pickle.dumps(items, pickle.HIGHEST_PROTOCOL)
@@ -820,6 +831,10 @@ def _prepared(
     finally:
         pool.shutdown(cancel_futures=True)
 
+
+#: Rows checked and staged at a time in the calling process (when it stages): about as
+#: fast as a million, at a quarter of the memory.
+STAGED_PIECE = 250_000
 
 #: Rows a worker process checks (and stages) at a time: the larger, the fewer day rows
 #: the writer adds up (a piece's records are added up per day in the worker; random
@@ -843,12 +858,18 @@ def _check(rows: list[Any], position: int, plain: bool, stages: bool) -> _Batch:
         batch = _items._plain_rows(rows, position) if plain else _items._records(rows, position)
         batch.seen.clear()  # not needed any more: nothing to send back
         if stages:
-            from ..storage.sql.usage import stage
-
-            batch.staged = stage(batch.plain, batch.rows, _items._keys)
-            batch.plain = []
-            batch.rows = []
+            _stage(batch, _items._keys)
     return batch
+
+
+def _stage(batch: _Batch, keys: Sequence[tuple[str, str, str]]) -> None:
+    """Turn the new rows of *batch* into one staged batch for a SQLite store."""
+    from ..storage.sql.usage import stage
+
+    batch.seen.clear()
+    batch.staged = stage(batch.plain, batch.rows, keys)
+    batch.plain = []
+    batch.rows = []
 
 
 def _stages(store: Store) -> bool:
