@@ -15,6 +15,7 @@ transaction that stores it, so they are gapless and unique within a counter.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date
 from typing import Any
@@ -29,7 +30,7 @@ from .status import DocumentKind
 __all__ = ["Counter", "Numbering", "Reset"]
 
 _MASK = re.compile(r"\{(0+)\}")
-_PLACEHOLDER = re.compile(r"\[(Year|Month|Day|AccountNo)\]")
+_FIELD = re.compile(r"\[(Year|Month|Day|AccountNo)\]|\{(0+)\}")
 
 
 class Reset(Enum):
@@ -38,6 +39,31 @@ class Reset(Enum):
     NEVER = "never"
     YEARLY = "yearly"
     MONTHLY = "monthly"
+
+
+@functools.lru_cache(maxsize=4096)
+def _template(pattern: str, day: date) -> str:
+    """*pattern* on *day* as a ``str.format`` template with fields for the account number
+    and the sequence, worked out once per day: finalizing formats a number per document."""
+    dated = {"Year": f"{day.year:04d}", "Month": f"{day.month:02d}", "Day": f"{day.day:02d}"}
+    parts = []
+    position = 0
+    for match in _FIELD.finditer(pattern):
+        parts.append(_escape(pattern[position : match.start()]))
+        name, mask = match.groups()
+        if name == "AccountNo":
+            parts.append("{AccountNo}")
+        elif name:
+            parts.append(dated[name])
+        else:
+            parts.append(f"{{sequence:0{len(mask)}d}}")
+        position = match.end()
+    parts.append(_escape(pattern[position:]))
+    return "".join(parts)
+
+
+def _escape(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 def _check_pattern(instance: object, field: attrs.Attribute[Any], value: object) -> None:
@@ -72,15 +98,13 @@ class Counter:
         return ""
 
     def format(self, sequence: int, day: date, *, account_id: str) -> str:
-        """The number for *sequence* on *day*."""
-        values = {
-            "Year": f"{day.year:04d}",
-            "Month": f"{day.month:02d}",
-            "Day": f"{day.day:02d}",
-            "AccountNo": account_id,
-        }
-        text = _PLACEHOLDER.sub(lambda m: values[m.group(1)], self.pattern)
-        return _MASK.sub(lambda m: f"{sequence:0{len(m.group(1))}d}", text)
+        """The number for *sequence* on *day*.
+
+        >>> Counter(series="x", pattern="INV-[Year]/[AccountNo]-{0000}").format(
+        ...     7, date(2026, 3, 5), account_id="C-9")
+        'INV-2026/C-9-0007'
+        """
+        return _template(self.pattern, day).format(AccountNo=account_id, sequence=sequence)
 
 
 @attrs.frozen(kw_only=True)
