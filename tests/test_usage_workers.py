@@ -101,14 +101,20 @@ def invoices(store: Store) -> list[tuple[Any, ...]]:
     )
 
 
+def _two_stores(sqlite: Any) -> tuple[SqlStore, SqlStore]:
+    """Two alike SQLite stores that hold records "k" (which ROWS repeats) and "z"."""
+    stores = sqlite(), sqlite()
+    earlier = [("k", "S-2/api", at(4), 1), ("z", "S-1/api", at(4), 1)]
+    for store in stores:
+        assert ingest_usage_rows(store, earlier).new == 2
+    return stores
+
+
 def test_workers_store_exactly_what_one_process_does(
     sqlite: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(ingest, "PIECE", 4)  # several pieces per transaction
-    alone, together = sqlite(), sqlite()
-    earlier = [("k", "S-2/api", at(4), 1), ("z", "S-1/api", at(4), 1)]  # k: stored before
-    for store in (alone, together):
-        assert ingest_usage_rows(store, earlier).new == 2
+    alone, together = _two_stores(sqlite)
     expected = ingest_usage_rows(alone, ROWS, batch_size=10)
     got = ingest_usage_rows(together, ROWS, batch_size=10, workers=2)
     assert got == expected
@@ -121,10 +127,7 @@ def test_one_process_stages_on_sqlite_and_stores_what_the_exact_path_does(
     sqlite: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(ingest, "STAGED_PIECE", 4)  # several pieces per transaction
-    staged, exact = sqlite(), sqlite()
-    earlier = [("k", "S-2/api", at(4), 1), ("z", "S-1/api", at(4), 1)]  # k: stored before
-    for store in (staged, exact):
-        assert ingest_usage_rows(store, earlier).new == 2
+    staged, exact = _two_stores(sqlite)
     calls: list[int] = []
     add_staged = sql_usage.add_staged
 
