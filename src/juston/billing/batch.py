@@ -147,18 +147,21 @@ def _bill_batch(
     usage = usage_of(store, subscriptions)  # by account
     charges = store.charges_of(ids)
     planned: list[Invoice] = []
+    hooked = billables or {}
     for account in batch:
+        account_id = account.id
         try:
-            billed = group_billed(terms[account.id])
+            billed = terms[account_id]
+            more = hooked.get(account_id)
             planned.extend(
                 plan_account(
                     company,
                     account,
-                    subscriptions[account.id],
-                    billed,
+                    subscriptions[account_id],
+                    group_billed(billed) if billed else {},
                     options,
-                    usage=usage.get(account.id, {}),
-                    billables=[*charges[account.id], *(billables or {}).get(account.id, ())],
+                    usage=usage.get(account_id, {}),
+                    billables=[*charges[account_id], *more] if more else charges[account_id],
                 )
             )
         except JustonError as exc:
