@@ -440,16 +440,7 @@ class _MemoryTransaction(_Reads):
         return stored
 
     def add_documents(self, documents: Sequence[Invoice]) -> list[Invoice]:
-        # add_document for each, inline: a run adds every document it makes through here.
-        stored = []
-        by_id, new_by_account = self._documents, self._new_by_account
-        for document in documents:
-            self._next_id += 1
-            document_id = f"D{self._next_id:08d}"
-            by_id[document_id] = copy = document.with_id(document_id)
-            new_by_account.setdefault(document.buyer.id, []).append(document_id)
-            stored.append(copy)
-        return stored
+        return [self.add_document(document) for document in documents]
 
     def replace_document(self, document: Invoice) -> None:
         assert document.id is not None
