@@ -155,13 +155,6 @@ _GRIDS: weakref.WeakValueDictionary[tuple[date, BillingPeriod], Grid] = (
 )
 
 
-def _shape(fields: tuple[object, ...]) -> ItemShape:
-    shape = _SHAPES.get(fields)
-    if shape is None:
-        shape = _SHAPES[fields] = ItemShape(fields)
-    return shape
-
-
 @attrs.frozen(kw_only=True)
 class Item:
     """A subscription item: a product, its quantity and price, and how it is billed.
@@ -224,26 +217,21 @@ class Item:
         if self.billing_type is BillingType.USAGE:
             usage = self.metric or _SUM
         object.__setattr__(self, "usage", usage)
-        object.__setattr__(
-            self,
-            "shape",
-            _shape(
-                (
-                    self.product,
-                    self.price,
-                    self.quantity,
-                    self.billing_type,
-                    self.practice,
-                    self.start,
-                    self.end,
-                    self.discount,
-                    self.changes,
-                    self.description,
-                    self.tax_date,
-                    self.metric,
-                )
-            ),
+        fields = (
+            self.product,
+            self.price,
+            self.quantity,
+            self.billing_type,
+            self.practice,
+            self.start,
+            self.end,
+            self.discount,
+            self.changes,
+            self.description,
+            self.tax_date,
+            self.metric,
         )
+        object.__setattr__(self, "shape", _SHAPES.setdefault(fields, ItemShape(fields)))
 
     def models(self) -> Iterator[PriceModel]:
         for pricing in (self.price, *(c.price for c in self.changes if c.price is not None)):
@@ -371,10 +359,7 @@ class Subscription:
     def __attrs_post_init__(self) -> None:
         # Read by every run: computed once, kept in plain slots.
         grid = Grid.for_subscription(self.start, self.billing_period, self.alignment)
-        shared = _GRIDS.get((grid.anchor, grid.period))
-        if shared is None:
-            shared = _GRIDS[grid.anchor, grid.period] = grid
-        object.__setattr__(self, "grid", shared)
+        object.__setattr__(self, "grid", _GRIDS.setdefault((grid.anchor, grid.period), grid))
         currencies = tuple(dict.fromkeys(item.price.currency for item in self.items))
         object.__setattr__(self, "price_currencies", currencies)
         object.__setattr__(self, "any_derived", any(item.derived for item in self.items))

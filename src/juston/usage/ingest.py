@@ -58,6 +58,7 @@ from .rows import (
     PlainRow,
     UsageRow,
     micros_of,
+    stored_at,
     stored_usage,
     usage_row,
 )
@@ -334,15 +335,7 @@ class UsageItems:
     def resolve(self, record: UsageRecord) -> StoredUsage:
         """The stored form of *record*; ValidationError if it names no item or misses it."""
         target, _, day, period = self._resolved(record)
-        account_id, subscription, item_id = target.key
-        return StoredUsage(
-            record=record,
-            account_id=account_id,
-            subscription=subscription,
-            item_id=item_id,
-            day=date.fromordinal(day),
-            period_start=date.fromordinal(period),
-        )
+        return stored_at(record, target.key, day, period)
 
     def late_policy(self, row: StoredUsage) -> LatePolicy:
         return self._target(row.record.item).metric.late
@@ -374,16 +367,7 @@ class UsageItems:
                 None,
             )
         else:
-            account_id, subscription, item_id = target.key
-            stored = StoredUsage(
-                record=record,
-                account_id=account_id,
-                subscription=subscription,
-                item_id=item_id,
-                day=date.fromordinal(day),
-                period_start=date.fromordinal(period),
-            )
-            row = usage_row(stored)
+            row = usage_row(stored_at(record, target.key, day, period))
         return row, target.strict
 
     def _plain_rows(self, batch: Sequence[object], position: int) -> _Batch:

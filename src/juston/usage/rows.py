@@ -204,6 +204,15 @@ def stored_usage(row: UsageRow | tuple[Any, ...]) -> StoredUsage:
         invoice_criterion=invoice_criterion or None,
         properties=pairs,
     )
+    return stored_at(record, (account_id, subscription, item_id), day, period_start)
+
+
+def stored_at(
+    record: UsageRecord, key: tuple[str, str, str], day: int, period_start: int
+) -> StoredUsage:
+    """*record* stored for the item *key* (account, subscription, item id) on *day* of the
+    period from *period_start* (both ordinals)."""
+    account_id, subscription, item_id = key
     return StoredUsage(
         record=record,
         account_id=account_id,
