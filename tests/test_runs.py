@@ -609,8 +609,25 @@ def test_a_run_whose_caches_start_afresh_bills_the_same(monkeypatch):
         caches.append(memo)
 
     monkeypatch.setattr(_Memo, "LIMIT", 3)
+    monkeypatch.setattr(_Memo, "EVERY", 1)
     monkeypatch.setattr(_Memo, "trim", watched)
     trimmed = [_content(d) for d in invoice_run(sample_store(accounts=40), day).documents]
     assert trimmed == full
     memo = caches[-1]
     assert len(memo.summaries) <= 3 + 10  # at most one account's additions past the limit
+
+
+def test_the_memo_checks_its_limit_once_every_so_many_accounts(monkeypatch):
+    from juston.billing.plan import _Memo
+
+    monkeypatch.setattr(_Memo, "LIMIT", 1)
+    monkeypatch.setattr(_Memo, "EVERY", 3)
+    memo = _Memo()
+    memo.trim()  # the first account checks: nothing to empty yet
+    day = date(2026, 2, 1)
+    memo.due_dates.update({("a", day): day, ("b", day): day})
+    memo.trim()
+    memo.trim()
+    assert len(memo.due_dates) == 2
+    memo.trim()  # the third account after the last check
+    assert memo.due_dates == {}

@@ -14,8 +14,10 @@ from datetime import date
 from decimal import Decimal
 
 import attrs
+import pytest
 
 import juston
+import juston.testing
 from juston import (
     Account,
     Address,
@@ -33,6 +35,7 @@ from juston import (
     money,
 )
 from juston._enum import Enum
+from juston.tax import TaxResult
 from juston.testing import sample_company
 
 SEAT = Product(code="SEAT", name="Seat")
@@ -226,3 +229,51 @@ def test_a_bound_line_is_the_line_the_constructor_makes() -> None:
     assert hash(bound) == hash(made)
     assert repr(bound) == repr(made)
     assert bound.source_key == "S-9/x/2026-01-01"
+
+
+class _FreshDecisions:
+    """A resolver that answers every line with a new (equal) decision object."""
+
+    def resolve(
+        self, *, company: Company, account: Account, product: Product, day: date
+    ) -> TaxResult:
+        return TaxResult(rate=Decimal(19), category="S", rule="flat")
+
+    def changes(self, *, company: Company, account: Account, product: Product) -> tuple[date, ...]:
+        return ()
+
+    def account_key(self, *, company: Company, account: Account) -> object:
+        return "everyone"
+
+
+def test_lines_taxed_alike_share_one_decision() -> None:
+    support = Product(code="SUPPORT", name="Support")
+    items = [_seat("seats"), Item(id="help", product=support, price=Flat(money(30, "EUR")))]
+    (document,) = invoice_run(_store(items), date(2026, 1, 1), tax=_FreshDecisions()).documents
+    seats, help_ = document.lines
+    assert seats.vat is help_.vat  # one VAT group, found without grouping the lines
+    assert len(document.tax_breakdown) == 1
+    # 50.00 + 30.00 at 19 %.
+    assert document.total == money("95.20", "EUR")
+
+
+_DERIVED = {"lines", "currency", "kind", "tax_breakdown", "net_total", "tax_total", "total"}
+
+
+@pytest.mark.parametrize("rounding", list(juston.TaxRounding))
+def test_a_run_makes_the_documents_create_makes_from_their_lines(
+    rounding: juston.TaxRounding,
+) -> None:
+    # Realistic sample data: several countries, reverse charge, exports, two VAT rates in
+    # one document. The run shares decisions, rows and totals between documents; each
+    # document must still be what `Invoice.create` makes of its lines alone.
+    store = juston.testing.sample_store(120, realistic=True)
+    with store.transaction() as tx:
+        tx.put_company(attrs.evolve(tx.company(), tax_rounding=rounding))
+    documents = invoice_run(store, date(2026, 2, 1)).documents
+    assert len({len(d.tax_breakdown) for d in documents}) > 1
+    for document in documents:
+        fields = {f.name: getattr(document, f.name) for f in attrs.fields(juston.Invoice)}
+        kept = {name: value for name, value in fields.items() if name not in _DERIVED}
+        made = juston.Invoice.create(lines=document.lines, currency=document.currency, **kept)
+        assert document == made

@@ -88,28 +88,41 @@ class _Memo:
     #: Entries a cache may hold before it starts afresh: a run over millions of accounts
     #: keeps flat memory, and alike items meet again soon after.
     LIMIT = 50_000
+    #: Accounts between two checks of the limit: a cache may pass it by what so many
+    #: accounts add (a few entries each), and a check per account costs more than that.
+    EVERY = 100
 
     def __init__(self) -> None:
+        self._until_check = 1
         self.priced: dict[tuple[object, ...], list[Priced]] = {}
         self.contents: dict[tuple[object, ...], LineContent] = {}
         self.items: dict[tuple[object, ...], list[LineContent]] = {}
         self.tax_keys: dict[object, int] = {}
+        #: One object per distinct decision: a document whose lines are taxed alike then
+        #: finds its one VAT group by identity (see :meth:`Invoice.create`).
+        self.taxes: dict[TaxResult, TaxResult] = {}
         self.summaries: SummaryCache = {}
         self.due_dates: dict[tuple[str, date], date] = {}
         self._trimmed: tuple[dict[Any, Any], ...] = (
             self.priced,
             self.contents,
             self.items,
+            self.taxes,
             self.summaries,
             self.due_dates,
         )
 
     def trim(self) -> None:
-        """Empty each cache that has grown past :attr:`LIMIT`.
+        """Empty each cache that has grown past :attr:`LIMIT` (checked once every
+        :attr:`EVERY` calls; a run calls it once per account).
 
         The tax keys stay: they number the tax situations (a handful) that the item keys
         refer to, so renumbering them would let a key name another situation.
         """
+        self._until_check -= 1
+        if self._until_check:
+            return
+        self._until_check = self.EVERY
         limit = self.LIMIT
         for cache in self._trimmed:
             if len(cache) > limit:
@@ -524,6 +537,7 @@ def _contents(
     """The priced lines of *product* taxed, as shared line contents."""
     code = currency.code
     contents = options._memo.contents
+    taxes = options._memo.taxes
     invoice_date = options.invoice_date or options.billing_date
     found = []
     for each in priced:
@@ -531,6 +545,7 @@ def _contents(
         # take the tax of their last day served, as a continuous service does.
         day = invoice_date if tax_date is TaxDate.BOOKING_DATE else each.line_period.end - ONE_DAY
         tax = options.tax.resolve(company=company, account=account, product=product, day=day)
+        tax = taxes.setdefault(tax, tax)
         key = (each, tax, product.code, product.unit_code, product.tax_class, code)
         content = contents.get(key)
         if content is None:
