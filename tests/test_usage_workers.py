@@ -10,6 +10,7 @@ leaves nothing of its transaction behind.
 
 from __future__ import annotations
 
+import marshal
 import pickle
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -78,17 +79,18 @@ def sqlite(tmp_path: Path) -> Iterator[Any]:
 
 
 def held(store: SqlStore) -> dict[str, list[tuple[Any, ...]]]:
-    """What the store holds of usage, with item keys instead of their numbers."""
+    """What the store holds of usage, with item keys instead of their numbers (which
+    depend on the order items were numbered in)."""
     item = "i.account_id, i.subscription, i.item_id"
     join = "JOIN usage_items i ON i.seq = t.item"
+    found = {}
     with store.engine.connect() as conn:
-        return {
-            table: sorted(
-                tuple(row)
-                for row in conn.exec_driver_sql(f"SELECT {item}, t.* FROM {table} t {join}").all()
-            )
-            for table in ("usage_records", "usage_days", "usage_values")
-        }
+        for table in ("usage_records", "usage_days", "usage_values"):
+            result = conn.exec_driver_sql(f"SELECT {item}, t.* FROM {table} t {join}")
+            names = list(result.keys())
+            number = names.index("item")
+            found[table] = sorted(row[:number] + row[number + 1 :] for row in map(tuple, result))
+    return found
 
 
 def invoices(store: Store) -> list[tuple[Any, ...]]:
@@ -181,7 +183,7 @@ def test_a_failed_transaction_leaves_nothing_behind(
         ingest_usage_rows(store, rows, batch_size=6, workers=2)
     records = held(store)["usage_records"]
     assert sorted(row[3] for row in records) == sorted(f"r{n}" for n in range(6))
-    assert sum(row[9] for row in held(store)["usage_days"]) == 6
+    assert sum(row[8] for row in held(store)["usage_days"]) == 6
 
 
 def test_rows_of_items_that_reject_late_usage_go_through_the_writer(
@@ -233,7 +235,7 @@ def test_a_staged_batch_stores_what_its_rows_do(
             testing.usage_store(2, store=store)
             ingest_usage_rows(store, before)
         items = UsageItems(stores[1])
-        ingest._start(pickle.dumps(items))
+        ingest._start(pickle.dumps(items), ingest._numbering(stores[1], items._keys))
         expected = ingest_usage_rows(stores[0], rows, batch_size=size)
         counts = [0, 0]
         with stores[1].transaction() as tx:
@@ -254,15 +256,91 @@ def test_a_staged_batch_may_repeat_ids() -> None:
     store = SqlStore.open("sqlite://")
     try:
         testing.usage_store(2, store=store)
-        keys = [("C00001", "S-1", "api")]
-        first = (day_key(0, 739617, 739622), "x", at(6) * 10**6, 5 * 10**6)
-        again = (day_key(0, 739617, 739623), "x", at(7) * 10**6, 9 * 10**6)
+        key = ("C00001", "S-1", "api")
         with store.transaction() as tx:
             conn = sql_usage.staging(tx)
             assert conn is not None
-            assert sql_usage.add_staged(conn, sql_usage.stage([first, again], [], keys)) == 1
-            assert sql_usage.add_staged(conn, sql_usage.stage([again], [], keys)) == 0
+            (number,) = sql_usage.item_numbers(conn, [key])
+            items = {number: key}
+            first = (day_key(number, 739617, 739622), "x", at(6) * 10**6, 5 * 10**6)
+            again = (day_key(number, 739617, 739623), "x", at(7) * 10**6, 9 * 10**6)
+            assert sql_usage.add_staged(conn, sql_usage.stage([first, again], [], items)) == 1
+            assert sql_usage.add_staged(conn, sql_usage.stage([again], [], items)) == 0
         days = held(store)["usage_days"]
-        assert [(row[8], row[9], row[10]) for row in days] == [(739622, 1, 5 * 10**6)]
+        assert [(row[7], row[8], row[9]) for row in days] == [(739622, 1, 5 * 10**6)]
     finally:
         store.close()
+
+
+def test_items_are_numbered_once_and_for_good() -> None:
+    store = SqlStore.open("sqlite://")
+    try:
+        testing.usage_store(2, store=store)
+        keys = UsageItems(store)._keys
+        first = ingest._numbering(store, keys)
+        assert ingest._numbering(store, list(reversed(keys))) == list(reversed(first))
+        with store.engine.connect() as conn:
+            table = conn.exec_driver_sql(
+                "SELECT seq, account_id, subscription, item_id FROM usage_items"
+            ).all()
+        assert sorted((seq, (a, s, i)) for seq, a, s, i in table) == sorted(
+            zip(first, keys, strict=True)
+        )
+    finally:
+        store.close()
+
+
+def test_a_staged_batch_whose_item_numbers_are_wrong_is_stored_the_exact_way() -> None:
+    # The image names items by numbers; if usage_items numbers them otherwise, its rows
+    # are taken back and stored under the items it names, never under another's number.
+    store = SqlStore.open("sqlite://")
+    try:
+        testing.usage_store(2, store=store)
+        keys = [("C00001", "S-1", "api"), ("C00002", "S-2", "api")]
+        with store.transaction() as tx:
+            conn = sql_usage.staging(tx)
+            assert conn is not None
+            _, two = sql_usage.item_numbers(conn, keys)
+            wrong = {two: keys[0]}  # S-1's rows under S-2's number
+            row = (day_key(two, 739617, 739622), "x", at(6) * 10**6, 5 * 10**6)
+            assert sql_usage.add_staged(conn, sql_usage.stage([row], [], wrong)) == 1
+        held_now = held(store)
+        assert [r[:4] for r in held_now["usage_records"]] == [("C00001", "S-1", "api", "x")]
+        assert [(r[:3], r[8]) for r in held_now["usage_days"]] == [(keys[0], 1)]
+    finally:
+        store.close()
+
+
+def test_rows_go_to_workers_marshalled_when_they_can() -> None:
+    plain = [("a", "S-1/api", at(5), 3), ["b", "S-1/api", at(5), True, None]]
+    sent = ingest._packed(plain)
+    assert isinstance(sent, bytes)
+    assert marshal.loads(sent) == plain
+    assert [type(v) for v in marshal.loads(sent)[1]] == [str, str, int, bool, type(None)]
+    # Anything marshal does not take goes as it is, to be pickled.
+    other = [("c", "S-1/api", datetime(2026, 1, 5, tzinfo=UTC), D("1.5"))]
+    assert ingest._packed(other) is other
+
+
+def test_input_of_one_piece_is_stored_without_staging(
+    sqlite: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Staging pays off for many rows; one piece is stored as it is, and no item is
+    # numbered but those it names.
+    calls: list[int] = []
+    add_staged = sql_usage.add_staged
+
+    def counting(conn: Any, batch: Any) -> int:
+        calls.append(batch.records)
+        return add_staged(conn, batch)
+
+    monkeypatch.setattr(sql_usage, "add_staged", counting)
+    monkeypatch.setattr(ingest, "STAGED_PIECE", len(ROWS))
+    store = sqlite()
+    assert str(ingest_usage_rows(store, ROWS)) == "12 new, 3 duplicates, 2 rejected"
+    assert not calls
+    monkeypatch.setattr(ingest, "STAGED_PIECE", len(ROWS) - 1)
+    again = sqlite()
+    assert ingest_usage_rows(again, ROWS) == ingest_usage_rows(sqlite(), ROWS)
+    assert calls
+    assert held(again) == held(store)

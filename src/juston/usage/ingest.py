@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import csv
 import gc
+import marshal
 import multiprocessing
 import pickle
 from collections import deque
@@ -38,7 +39,7 @@ from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import closing, contextmanager
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -94,6 +95,8 @@ _MICROSECOND = timedelta(microseconds=1)
 _MAX_WHOLE = MAX_QUANTITY // 10**6
 #: Epoch seconds the fast path takes (1970 up to the year 3000).
 _MAX_EPOCH = 32503680000
+#: The period and day fields of a day key (:func:`~juston.usage.rows.day_key`).
+_DAY_MASK = (1 << 22) - 1
 #: A UTC day on which a time zone changes its offset: its records' days are worked out
 #: one by one.
 _MIXED = 1 << 40
@@ -183,7 +186,6 @@ class _Target:
         "metric",
         "periods",
         "reference",
-        "served",
         "span",
         "strict",
         "subscription",
@@ -209,8 +211,6 @@ class _Target:
         self.days = days
         #: Day ordinal -> the ordinal of the first day of its billing period.
         self.periods = periods
-        #: The same for the days inside the item's service only.
-        self.served: dict[int, int] = {}
         self.span = subscription.item_span(item)
         self.first = self.span.start.toordinal() if self.span else 0
         self.end = self.span.end.toordinal() if self.span else 0
@@ -230,6 +230,35 @@ class _Target:
             containing = self.subscription.grid.containing(date.fromordinal(day))
             start = self.periods[day] = containing.start.toordinal()
         return start
+
+
+class _Fast:
+    """What checking a plain row needs of the usage items, for one way of numbering them
+    in day keys (*numbers* by target index, or their index): by reference, the target,
+    the "rest" of a row for it (the reference unless it is the target's own
+    "SUBSCRIPTION/ITEM"), the item part of its day keys, its zone's offsets by UTC day,
+    and whether it takes late usage (else its rows go through the writer); and the day
+    keys of the days inside the items' service, by item part and day.
+
+    Flat on purpose: a row touches a random one of many items, and each object it
+    reaches costs a memory access of its own.
+    """
+
+    __slots__ = ("keys", "numbers", "references")
+
+    def __init__(self, items: UsageItems, numbers: Sequence[int] | None) -> None:
+        self.numbers = numbers
+        self.references: dict[str, tuple[_Target, str | None, int, dict[int, int], bool]] = {}
+        for reference, target in items._targets.items():
+            if target is not None:
+                rest = None
+                if reference != target.reference:
+                    rest = orjson.dumps({"item": reference}).decode()
+                number = target.index if numbers is None else numbers[target.index]
+                found = (target, rest, number << 44, target.days.offsets, not target.strict)
+                self.references[reference] = found
+        #: Item part | day -> day key (item part | period << 22 | day).
+        self.keys: dict[int, int] = {}
 
 
 class UsageItems:
@@ -273,18 +302,22 @@ class UsageItems:
                             self._add(target.reference, target)
                             if item.order_number:
                                 self._add(item.order_number, target)
-        #: Reference -> (target, the "rest" of a row for it: the reference unless it is
-        #: the target's own "SUBSCRIPTION/ITEM").
-        self._fast: dict[str, tuple[_Target, str | None]] = {
-            reference: (
-                target,
-                None
-                if reference == target.reference
-                else orjson.dumps({"item": reference}).decode(),
-            )
-            for reference, target in self._targets.items()
-            if target is not None
-        }
+        self._fast = _Fast(self, None)
+        #: The last numbered view (:meth:`_fast_for`).
+        self._numbered = self._fast
+
+    def _fast_for(self, numbers: Sequence[int] | None) -> _Fast:
+        """The items by reference for checking plain rows, their day keys naming items by
+        *numbers* (by target index), else by their index."""
+        if numbers is None:
+            return self._fast
+        if self._numbered.numbers is not numbers:
+            self._numbered = _Fast(self, numbers)
+        return self._numbered
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A numbered view belongs to one store and one ingestion: not sent to workers.
+        return self.__dict__ | {"_numbered": self._fast}
 
     def _add(self, reference: str, target: _Target) -> None:
         # A reference that names two items is ambiguous: None marks it, with the reason.
@@ -370,16 +403,22 @@ class UsageItems:
             row = usage_row(stored_at(record, target.key, day, period))
         return row, target.strict
 
-    def _plain_rows(self, batch: Sequence[object], position: int) -> _Batch:
+    def _plain_rows(
+        self, batch: Sequence[object], position: int, numbers: Sequence[int] | None = None
+    ) -> _Batch:
         """Validate and resolve the plain rows of *batch*, the first at *position*.
 
         Rows of four common values (a text id and reference, an aware ``datetime`` or
         whole epoch seconds, a whole quantity) are checked here without making objects;
         any other row becomes a :class:`UsageRecord`, which checks it exactly as
-        :func:`ingest_usage` does and says what is wrong.
+        :func:`ingest_usage` does and says what is wrong. The day keys of the plain rows
+        name their items by *numbers* (by target index), else by their index.
         """
         out = _Batch()
-        fast = self._fast
+        view = self._fast_for(numbers)
+        fast = view.references
+        keys = view.keys
+        day_key_of = keys.get
         seen = out.seen
         add_seen = seen.add
         add_row = out.rows.append
@@ -397,7 +436,7 @@ class UsageItems:
                     and type(quantity) is int
                     and 0 <= quantity <= most
                 ):
-                    target, rest = found
+                    target, rest, base, offsets, lenient = found
                     seconds = -1
                     if type(stamp) is int:
                         if 0 <= stamp < latest:
@@ -413,31 +452,24 @@ class UsageItems:
                                 extra["offset"] = utc_offset // _MICROSECOND
                                 rest = orjson.dumps(extra).decode()
                     if seconds >= 0:
-                        days = target.days
-                        shift = days.offsets.get(seconds // 86400)
+                        shift = offsets.get(seconds // 86400)
                         if shift is None or shift == mixed:
-                            day = days.day(seconds)
+                            day = target.days.day(seconds)
                         else:
                             day = (seconds + shift) // 86400 + epoch_day
-                        # The period of a day inside the item's service (else: rejected).
-                        period = target.served.get(day)
-                        if period is None and target.first <= day < target.end:
-                            period = target.served[day] = target.period(day)
-                        if period is not None:
+                        # Days outside the item's service have no key (rejected).
+                        key = day_key_of(base | day)
+                        if key is None and target.first <= day < target.end:
+                            key = keys[base | day] = base | (target.period(day) << 22) | day
+                        if key is not None:
                             if record_id in seen:
                                 out.repeated += 1
                                 continue
                             add_seen(record_id)
-                            if rest is None and not target.strict:
-                                add_plain(
-                                    (
-                                        (target.index << 44) | (period << 22) | day,
-                                        record_id,
-                                        at,
-                                        quantity * 1_000_000,
-                                    )
-                                )
+                            if rest is None and lenient:
+                                add_plain((key, record_id, at, quantity * 1_000_000))
                                 continue
+                            period = (key >> 22) & _DAY_MASK
                             row: UsageRow = (
                                 record_id,
                                 target.key,
@@ -617,7 +649,7 @@ def _store(
                 )
             else:
                 rows.append(row)
-    mask = 0x3FFFFF  # see day_key
+    mask = _DAY_MASK
     rows.extend(
         (
             r[1],
@@ -691,7 +723,8 @@ def ingest_usage_rows(
     :data:`STAGED_PIECE` rows, or a chunk of :data:`CHUNK` for other stores, in one
     process). Workers are spawned, so a script that asks for them needs the
     ``if __name__ == "__main__":`` guard; the default, 1, checks rows in this process,
-    and stages them there for SQLite, which is also faster than binding each record.
+    and stages them there for SQLite (input of more than one piece), which is also faster
+    than binding each record.
     Workers pay off from a few hundred thousand rows on: starting them takes a second or
     two.
 
@@ -777,33 +810,49 @@ def _prepared(
     *batch_size* (a transaction). With *workers* above 1, worker processes check them
     (and stage them, for a store that takes staged batches) while this one stores."""
     iterator = iter(data)
-    size = min(CHUNK if workers == 1 else PIECE, batch_size)
     position = done = 0
+    # Staging plain rows costs less in this process too than binding each record's
+    # values for the store (9.7 s against 12.9 s for a million rows on SQLite).
+    stages = (plain or workers > 1) and _stages(store)
+    numbers: list[int] | None = None
     if workers == 1:
-        prepare = items._plain_rows if plain else items._records
-        # Staging plain rows costs less in this process too than binding each record's
-        # values for the store (9.7 s against 12.9 s for a million rows on SQLite).
-        stages = plain and _stages(store)
-        if stages:
-            size = min(STAGED_PIECE, batch_size)
+        size = min(STAGED_PIECE if stages else CHUNK, batch_size)
         while piece := list(islice(iterator, min(size, batch_size - done))):
+            if stages and numbers is None:
+                # Staging pays off from the second piece on; before it, the items are
+                # numbered (a pass over usage_items). One piece is stored as it is.
+                ahead = list(islice(iterator, 1))
+                if not ahead:
+                    stages = False
+                else:
+                    iterator = chain(ahead, iterator)
+                    numbers = _numbering(store, items._keys)
             done = (done + len(piece)) % batch_size
-            batch = prepare(piece, position)
+            if plain:
+                batch = items._plain_rows(piece, position, numbers)
+            else:
+                batch = items._records(piece, position)
             position += len(piece)
             del piece
-            if stages:
-                _stage(batch, items._keys)
+            if stages and numbers is not None:
+                _stage(batch, _named(numbers, items._keys))
             yield batch, done == 0
         return
+    if stages:
+        numbers = _numbering(store, items._keys)
     context = multiprocessing.get_context("spawn")
     state = pickle.dumps(items, pickle.HIGHEST_PROTOCOL)
-    stages = _stages(store)
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start, initargs=(state,))
+    pool = ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start, initargs=(state, numbers)
+    )
     try:
         pending: deque[tuple[Future[_Batch], bool]] = deque()
+        size = min(PIECE, batch_size)
         while piece := list(islice(iterator, min(size, batch_size - done))):
             done = (done + len(piece)) % batch_size
-            pending.append((pool.submit(_check, piece, position, plain, stages), done == 0))
+            pending.append(
+                (pool.submit(_check, _packed(piece), position, plain, stages), done == 0)
+            )
             position += len(piece)
             del piece
             if len(pending) > workers:
@@ -825,33 +874,63 @@ STAGED_PIECE = 250_000
 #: usage of 10,000 items over a month gives about 300,000 day rows per million records).
 PIECE = 1_000_000
 
-# The one state of a worker process, set by _start.
+
+def _packed(rows: list[Any]) -> bytes | list[Any]:
+    """*rows* for a worker process: marshalled if they are of the types marshal takes
+    (text, numbers, tuples, None: seven times cheaper than pickling them, and the
+    writer's time is the ingestion's), else as they are (pickled)."""
+    try:
+        return marshal.dumps(rows)
+    except ValueError:  # a datetime, a Decimal, ...
+        return rows
+
+
+# The state of a worker process, set by _start: the usage items, and the numbers of
+# their items in the store and by number (None unless the store takes staged batches).
 _items: UsageItems | None = None
+_numbers: list[int] | None = None
+_by_number: dict[int, tuple[str, str, str]] = {}
 
 
-def _start(state: bytes) -> None:
-    global _items
+def _start(state: bytes, numbers: list[int] | None) -> None:
+    global _items, _numbers, _by_number
     _items = pickle.loads(state)
+    _numbers = numbers
+    _by_number = _named(numbers, _items._keys) if numbers is not None else {}
 
 
-def _check(rows: list[Any], position: int, plain: bool, stages: bool) -> _Batch:
-    """Check the rows of *rows* (plain rows, or records), the first at *position*; with
-    *stages*, stage them for a SQLite store. In a worker process."""
+def _check(sent: bytes | list[Any], position: int, plain: bool, stages: bool) -> _Batch:
+    """Check the rows *sent* (:func:`_packed` plain rows, or records), the first at
+    *position*; with *stages*, stage them for a SQLite store. In a worker process."""
     assert _items is not None, "the worker was not started"
     with _no_collections():
-        batch = _items._plain_rows(rows, position) if plain else _items._records(rows, position)
+        rows = marshal.loads(sent) if isinstance(sent, bytes) else sent
+        del sent
+        if plain:
+            batch = _items._plain_rows(rows, position, _numbers if stages else None)
+        else:
+            batch = _items._records(rows, position)
+        del rows
         batch.seen.clear()  # not needed any more: nothing to send back
         if stages:
-            _stage(batch, _items._keys)
+            _stage(batch, _by_number)
     return batch
 
 
-def _stage(batch: _Batch, keys: Sequence[tuple[str, str, str]]) -> None:
-    """Turn the new rows of *batch* into one staged batch for a SQLite store."""
+def _named(
+    numbers: Sequence[int], keys: Sequence[tuple[str, str, str]]
+) -> dict[int, tuple[str, str, str]]:
+    """The items *keys* by their *numbers* in a store."""
+    return dict(zip(numbers, keys, strict=True))
+
+
+def _stage(batch: _Batch, items: Mapping[int, tuple[str, str, str]]) -> None:
+    """Turn the new rows of *batch* into one staged batch for a SQLite store; *items*:
+    the items by their numbers in the store, which the day keys of its plain rows name."""
     from ..storage.sql.usage import stage
 
     batch.seen.clear()
-    batch.staged = stage(batch.plain, batch.rows, keys)
+    batch.staged = stage(batch.plain, batch.rows, items)
     batch.plain = []
     batch.rows = []
 
@@ -864,6 +943,17 @@ def _stages(store: Store) -> bool:
 
     with store.transaction() as tx:
         return staging(tx) is not None
+
+
+def _numbering(store: Store, keys: Sequence[tuple[str, str, str]]) -> list[int]:
+    """The numbers of the items *keys* in *store* (which takes staged batches), numbering
+    them in a transaction of their own first where needed."""
+    from ..storage.sql.usage import item_numbers, staging
+
+    with store.transaction() as tx:
+        conn = staging(tx)
+        assert conn is not None, "the store takes staged batches"
+        return item_numbers(conn, keys)
 
 
 def read_usage_csv(

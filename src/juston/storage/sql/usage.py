@@ -31,7 +31,7 @@ from __future__ import annotations
 import functools
 import sqlite3
 from collections import Counter
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -55,6 +55,7 @@ __all__ = [
     "add_staged",
     "add_stored",
     "flush",
+    "item_numbers",
     "known",
     "release",
     "stage",
@@ -600,18 +601,41 @@ def release(info: dict[Any, Any]) -> None:
 # SQLite database and returns its image (sqlite3's serialize); :func:`add_staged`
 # attaches the image to the writer's connection (deserialize, a copy of the bytes) and
 # moves it over with one statement per table, without a Python value per record.
+#
+# The staged rows name their items by their ``usage_items`` numbers already
+# (:func:`item_numbers`, before the pieces are staged): the writer then copies the rows
+# as they are, with no lookup per row, and the day rows in the order of its key.
+
+
+def item_numbers(conn: Connection, keys: Sequence[_Item]) -> list[int]:
+    """The ``usage_items`` numbers of the items *keys*, in their order; those the table
+    does not hold yet are numbered (in this transaction).
+
+    Staged batches name items by these numbers, so they are numbered before the rows are
+    staged, in a transaction of their own: numbers are never taken back, and a number is
+    one item's for good.
+    """
+    numbers = _numbers(conn)
+    # One pass over the table: the items of a store's subscriptions are most of it.
+    for seq, account_id, subscription, item_id in conn.exec_driver_sql(
+        "SELECT seq, account_id, subscription, item_id FROM usage_items"
+    ):
+        numbers[(account_id, subscription, item_id)] = seq
+    _number(conn, numbers, set(keys))
+    return [numbers[key] for key in keys]
 
 
 @attrs.frozen(eq=False)
 class Staged:
     """Usage records and their day rows as an SQLite database image, from :func:`stage`.
 
-    *records* counts the records in it; their items are numbered within the image and
-    mapped to ``usage_items`` by :func:`add_staged`, in the writer's transaction.
+    *records* counts the records in it. Its items are named by their ``usage_items``
+    numbers (:func:`item_numbers`); the image also holds the items themselves, which
+    :func:`add_staged` checks against ``usage_items``.
 
         >>> from juston.usage.rows import day_key
-        >>> plain = (day_key(0, 739617, 739621), "r1", 1767605400000000, 5000000)
-        >>> stage([plain], [], [("C1", "S-1", "api")]).records
+        >>> plain = (day_key(7, 739617, 739621), "r1", 1767605400000000, 5000000)
+        >>> stage([plain], [], {7: ("C1", "S-1", "api")}).records
         1
     """
 
@@ -624,32 +648,32 @@ _STAGE = "juston_stage"
 _STAGE_TABLES = (
     "CREATE TABLE plain (key, id, at, quantity)",  # PlainRow values
     f"CREATE TABLE records ({', '.join(_COLUMNS)})",  # the others
+    # In the order of usage_days' key (the rows without criteria or price first).
     "CREATE TABLE days (key, criterion, invoice_criterion, unit_price, records, quantity, "
     "peak, latest_at, latest_id, latest_quantity)",
     f"CREATE TABLE vals ({', '.join(_VALUE_COLUMNS)})",
-    "CREATE TABLE items (ix INTEGER PRIMARY KEY, account_id, subscription, item_id, seq)",
+    "CREATE TABLE items (seq INTEGER PRIMARY KEY, account_id, subscription, item_id)",
 )
 
 
-def stage(plain: Sequence[PlainRow], rows: Sequence[UsageRow], items: Sequence[_Item]) -> Staged:
-    """*plain* (their items numbered by their place in *items*) and *rows* as one
-    :class:`Staged` batch, added up per day. Equal ids are allowed (:func:`add_staged`
-    then stores the first, *plain* before *rows*), but cost it more."""
-    numbered = list(items)
+def stage(
+    plain: Sequence[PlainRow], rows: Sequence[UsageRow], items: Mapping[int, _Item]
+) -> Staged:
+    """*plain* and *rows* as one :class:`Staged` batch, added up per day. *items* maps
+    the ``usage_items`` numbers that the day keys of *plain* name to their items, and
+    holds the items of *rows*. Equal ids are allowed (:func:`add_staged` then stores the
+    first, *plain* before *rows*), but cost it more."""
     general: list[tuple[Any, ...]] = []
     if rows:
-        index = {item: n for n, item in enumerate(numbered)}
-        for row in rows:
-            n = index.get(row[1])
-            if n is None:
-                n = index[row[1]] = len(numbered)
-                numbered.append(row[1])
-            general.append((row[0], n, *row[2:]))
+        number = {item: seq for seq, item in items.items()}
+        general = [(row[0], number[row[1]], *row[2:]) for row in rows]
     days = _Days()
     days.add_plain(plain)
     days.add(general)
-    grouped = [key for key in days.days if type(key) is not int]
-    used = {key >> 44 for key in days.days if type(key) is int}
+    found = days.days
+    plain_days = sorted(key for key in found if type(key) is int)
+    grouped = sorted(key for key in found if type(key) is not int)
+    used = {key >> 44 for key in plain_days}
     used.update(key[0] >> 44 for key in grouped)
     db = sqlite3.connect(":memory:")
     try:
@@ -657,20 +681,16 @@ def stage(plain: Sequence[PlainRow], rows: Sequence[UsageRow], items: Sequence[_
             db.execute(statement)
         db.executemany("INSERT INTO plain VALUES (?, ?, ?, ?)", plain)
         db.executemany(f"INSERT INTO records VALUES ({_marks(len(_COLUMNS))})", general)
-        for key in grouped:  # as (key, criterion, invoice criterion, unit price, ...)
-            days.days[key][:1] = key
-        db.executemany(
-            f"INSERT INTO days VALUES ({_marks(10)})",
-            (day for day in days.days.values() if len(day) == 10),
-        )
         db.executemany(
             f"INSERT INTO days VALUES (?, '', '', '', {_marks(6)})",
-            (day for day in days.days.values() if len(day) == 7),
+            [found[key] for key in plain_days],
+        )
+        db.executemany(
+            f"INSERT INTO days VALUES ({_marks(10)})",
+            [(*key, *found[key][1:]) for key in grouped],
         )
         db.executemany(f"INSERT INTO vals VALUES ({_marks(len(_VALUE_COLUMNS))})", days.values)
-        db.executemany(
-            "INSERT INTO items VALUES (?, ?, ?, ?, NULL)", [(n, *numbered[n]) for n in used]
-        )
+        db.executemany("INSERT INTO items VALUES (?, ?, ?, ?)", [(n, *items[n]) for n in used])
         db.commit()
         return Staged(db.serialize(), len(plain) + len(general))
     finally:
@@ -700,9 +720,10 @@ def add_staged(conn: Connection, staged: Staged) -> int:
     """Store the records of *staged* whose id is not stored yet (the first of equal ids)
     and add them to their days; return how many were stored. SQLite only.
 
-    All records are usually new: then three statements move the records, the day rows
-    and the property values over. If some are not (stored before, or repeated), the
-    records are taken back and stored the exact way of :func:`add_rows`.
+    All records are usually new: then three statements copy the records, the day rows
+    and the property values over. If some are not (stored before, or repeated), or the
+    image's item numbers are not those of ``usage_items``, the records are taken back and
+    stored the exact way of :func:`add_rows`.
     """
     if not staged.records:
         return 0
@@ -710,49 +731,52 @@ def add_staged(conn: Connection, staged: Staged) -> int:
         conn.exec_driver_sql(f"ATTACH DATABASE ':memory:' AS {_STAGE}")
     _driver(conn).deserialize(staged.image, name=_STAGE)
     _pending(conn).staged = True
+    if conn.exec_driver_sql(_UNKNOWN_ITEMS).scalar() == 0:
+        savepoint = conn.begin_nested()
+        added = sum(conn.exec_driver_sql(statement).rowcount for statement in _STAGED_RECORDS)
+        if added == staged.records:
+            conn.exec_driver_sql(_STAGED_DAYS)
+            conn.exec_driver_sql(_STAGED_VALUES)
+            savepoint.commit()
+            return added
+        savepoint.rollback()
     items = {
-        ix: (account_id, subscription, item_id)
-        for ix, account_id, subscription, item_id in conn.exec_driver_sql(
-            f"SELECT ix, account_id, subscription, item_id FROM {_STAGE}.items"
+        seq: (account_id, subscription, item_id)
+        for seq, account_id, subscription, item_id in conn.exec_driver_sql(
+            f"SELECT seq, account_id, subscription, item_id FROM {_STAGE}.items"
         )
     }
-    numbers = _numbers(conn)
-    _number(conn, numbers, set(items.values()))
-    conn.exec_driver_sql(
-        f"UPDATE {_STAGE}.items SET seq = ? WHERE ix = ?",
-        [(numbers[item], ix) for ix, item in items.items()],
-    )
-    savepoint = conn.begin_nested()
-    added = sum(conn.exec_driver_sql(statement).rowcount for statement in _STAGED_RECORDS)
-    if added == staged.records:
-        conn.exec_driver_sql(_STAGED_DAYS)
-        conn.exec_driver_sql(_STAGED_VALUES)
-        savepoint.commit()
-        return added
-    savepoint.rollback()
     taken = [
         (r[0], items[r[1]], *r[2:])
         for table in ("plain", "records")
-        for r in conn.exec_driver_sql(f"{_staged(table, _COLUMNS, 'i.ix')} ORDER BY s.rowid")
+        for r in conn.exec_driver_sql(f"{_staged(table, _COLUMNS)} ORDER BY s.rowid")
     ]
     return add_rows(conn, taken)
 
 
-def _staged(table: str, columns: Sequence[str], item: str = "i.seq") -> str:
-    """The rows of a staged table as *columns*, with their ``usage_items`` numbers (or
-    with *item*: ``i.ix``, their numbers in the batch)."""
-    derived = {"item": item}
+#: How many of the staged batch's items are not ``usage_items``' items of their numbers.
+_UNKNOWN_ITEMS = (
+    f"SELECT count(*) FROM {_STAGE}.items AS s WHERE NOT EXISTS (SELECT 1 FROM usage_items "
+    "AS u WHERE u.seq = s.seq AND u.account_id = s.account_id "
+    "AND u.subscription = s.subscription AND u.item_id = s.item_id)"
+)
+
+
+def _staged(table: str, columns: Sequence[str]) -> str:
+    """The rows of a staged table as *columns* (items by their numbers)."""
+    derived: dict[str, str] = {}
     if table in ("plain", "days"):  # by day key
-        derived |= {"period_start": f"(s.key >> 22) & {_DAY}", "day": f"s.key & {_DAY}"}
+        derived |= {
+            "item": "s.key >> 44",
+            "period_start": f"(s.key >> 22) & {_DAY}",
+            "day": f"s.key & {_DAY}",
+        }
     if table == "plain":
         derived |= dict.fromkeys(("unit_price", "criterion", "invoice_criterion"), "''")
         derived |= dict.fromkeys(("properties", "rest"), "NULL")
     chosen = ", ".join(derived.get(name, f"s.{name}") for name in columns)
-    number = "s.item" if table in ("records", "vals") else "s.key >> 44"
-    return (
-        f"SELECT {chosen} FROM {_STAGE}.{table} AS s CROSS JOIN {_STAGE}.items AS i "
-        f"WHERE i.ix = {number}"
-    )
+    # "WHERE true": an INSERT's SELECT must not end in a name before ON CONFLICT.
+    return f"SELECT {chosen} FROM {_STAGE}.{table} AS s WHERE true"
 
 
 #: Staged records into usage_records, in the order they were staged.
@@ -761,7 +785,8 @@ _STAGED_RECORDS = [
     "ORDER BY s.rowid ON CONFLICT (id) DO NOTHING"
     for table in ("plain", "records")
 ]
-_STAGED_DAYS = _upsert_days("sqlite", f"{_staged('days', _DAY_COLUMNS)} ORDER BY 1, 2, 3, 4, 5, 6")
+# The day rows in the order they were staged, their key's: no sorting here.
+_STAGED_DAYS = _upsert_days("sqlite", f"{_staged('days', _DAY_COLUMNS)} ORDER BY s.rowid")
 _STAGED_VALUES = (
     f"INSERT INTO usage_values ({', '.join(_VALUE_COLUMNS)}) {_staged('vals', _VALUE_COLUMNS)} "
     "ON CONFLICT DO NOTHING"
