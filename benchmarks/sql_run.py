@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import resource
 import sys
 import tempfile
@@ -63,6 +64,14 @@ def database_size(url: str) -> int | None:
     return sum(p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists())
 
 
+def cpu_seconds() -> float:
+    """CPU time (user and system) of this process and of its children that have ended:
+    the run's worker processes once the run returns."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    ended = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + ended.ru_utime + ended.ru_stime
+
+
 def populate(store: SqlStore, count: int, start: date, chunk: int = 10_000) -> None:
     with store.transaction() as tx:
         tx.put_company(sample_company())
@@ -86,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
+    load_before = ", ".join(f"{load:.1f}" for load in os.getloadavg())
     with database(args.backend, args.url) as url:
         store = SqlStore.open(url)
         began = time.perf_counter()
@@ -94,11 +104,11 @@ def main(argv: list[str] | None = None) -> int:
             f"populated {args.subscriptions} subscriptions in {time.perf_counter() - began:.1f} s"
         )
 
-        began = time.perf_counter()
+        began, cpu_began = time.perf_counter(), cpu_seconds()
         result = juston.invoice_run(store, args.billing_date, collect=False, workers=args.workers)
-        ran = time.perf_counter()
+        ran, cpu_ran = time.perf_counter(), cpu_seconds()
         juston.finalize(store, collect=False)
-        done = time.perf_counter()
+        done, cpu_done = time.perf_counter(), cpu_seconds()
         store.close()
         size = database_size(url)
 
@@ -108,8 +118,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"backend: {args.backend}, workers: {args.workers}")
     if size is not None:
         print(f"database: {size / 1e6:,.0f} MB")
-    print(f"run: {ran - began:.1f} s ({result.count / (ran - began):,.0f} documents/s)")
-    print(f"finalize: {done - ran:.1f} s ({result.count / (done - ran):,.0f} documents/s)")
+    # CPU per document, this process and its workers together: steadier than the wall
+    # clock on a shared machine.
+    run_cpu = (cpu_ran - cpu_began) / result.count * 1e6
+    finalize_cpu = (cpu_done - cpu_ran) / result.count * 1e6
+    print(
+        f"run: {ran - began:.1f} s ({result.count / (ran - began):,.0f} documents/s), "
+        f"CPU {run_cpu:.0f} µs per document"
+    )
+    print(
+        f"finalize: {done - ran:.1f} s ({result.count / (done - ran):,.0f} documents/s), "
+        f"CPU {finalize_cpu:.0f} µs per document"
+    )
+    print(f"load average before: {load_before}")
     # Worker processes (ended and waited for by now) count as the process itself does.
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     if args.workers > 1:

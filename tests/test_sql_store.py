@@ -158,16 +158,16 @@ import juston
 from juston.storage.sql import bodies
 
 rows = 0
-original = bodies.Documents.row
+original = bodies.Documents.values
 
-def row_then_crash(self, document, parts):
+def row_then_crash(self, document, parts, **options):
     global rows
     rows += 1
     if rows == 5:  # the second batch of three accounts is half written
         os._exit(17)
-    return original(self, document, parts)
+    return original(self, document, parts, **options)
 
-bodies.Documents.row = row_then_crash
+bodies.Documents.values = row_then_crash
 store = juston.open_store(sys.argv[1])
 juston.invoice_run(store, date(2026, 2, 1), batch_size=3)
 """

@@ -6,12 +6,13 @@ transactions. Dates are always arguments; nothing here reads the clock.
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from itertools import islice
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 import attrs
 from dateutil.relativedelta import relativedelta
@@ -28,12 +29,13 @@ from ..model.billables import Billable
 from ..model.documents import DocumentReference, Invoice, Term
 from ..model.numbering import Counter
 from ..model.parties import Account, Company
+from ..model.receivables import BalanceType
 from ..model.status import DocumentKind, DocumentStatus
 from ..model.terms import PaymentTerms
 from ..payments.sepa import METHOD as SEPA_METHOD
 from ..payments.sepa import with_direct_debits
 from ..plugins import Plugins
-from ..receivables.booking import Finalized, book_cancellation, book_finalized
+from ..receivables.booking import Finalized, book_cancellation, book_finalized, settlements
 from ..storage.base import Reader, Shareable, Store, Transaction
 from ..tax import TaxResolver
 from .batch import AccountFailure, Tally, bill_batch, fewer_collections, usage_of
@@ -285,7 +287,7 @@ class _Header(Finalized, _Numbered, Protocol):
 
 
 @runtime_checkable
-class _FinalizesByHeader(Protocol):
+class _FinalizesByHeader(Transaction, Protocol):
     """A transaction that finalizes drafts by their headers: it reads and writes only
     what finalizing changes or needs, not whole documents (the SQL store's)."""
 
@@ -303,9 +305,96 @@ class _FinalizesByHeader(Protocol):
         ...
 
 
-def _sequence(document: _Numbered, day: date) -> tuple[Counter, str]:
-    counter: Counter = document.seller.numbering.counter_for(document.kind)
-    return counter, f"{document.seller.id}/{counter.series}/{counter.bucket(day)}"
+class _Chunk(Protocol):
+    """Drafts finalized together (a transaction's own value: handed back to it)."""
+
+    @property
+    def ids(self) -> list[str]: ...
+
+
+class _Group(Protocol):
+    """Documents of a chunk numbered alike: one seller, kind, invoice date and status."""
+
+    @property
+    def seller(self) -> Company: ...
+    @property
+    def kind(self) -> DocumentKind: ...
+    @property
+    def invoice_date(self) -> date: ...
+    @property
+    def status(self) -> DocumentStatus: ...
+    @property
+    def count(self) -> int: ...
+    @property
+    def first(self) -> str: ...
+    @property
+    def plain(self) -> bool: ...
+
+
+class _GroupNumbers(NamedTuple):
+    """How a group's documents are numbered (the SQL store's ``GroupNumbers``): the
+    *n*-th document of the groups that share a counter (*part*) gets ``prefix`` + the
+    value *first* + n zero-padded to *width* + ``suffix``, with *mark* standing for the
+    account id, and the invoice date *day*."""
+
+    part: int
+    first: int
+    prefix: str
+    width: int
+    suffix: str
+    mark: str
+    day: date
+
+
+@runtime_checkable
+class _FinalizesInDatabase(_FinalizesByHeader, Protocol):
+    """A transaction that finalizes a chunk of drafts with a few statements of its own
+    (the SQL store's, ``juston.storage.sql.finalizing``); only what needs more comes back
+    to Python."""
+
+    def draft_chunks(self, ids: Sequence[str] | None, size: int) -> Iterator[_Chunk]:
+        """The documents *ids* (NotFound for the first in a chunk that does not exist),
+        or every draft in the order added, *size* at a time; locked like
+        :meth:`documents`."""
+        ...
+
+    def draft_groups(self, chunk: Any) -> Sequence[_Group]:
+        """The groups of the documents of *chunk*, in the order of their first documents."""
+        ...
+
+    def finalize_drafts(
+        self,
+        chunk: Any,
+        groups: Sequence[Any],
+        numbers: Sequence[_GroupNumbers],
+        due_dates: Mapping[tuple[PaymentTerms, date], date],
+        whole: str,
+    ) -> list[_Header]:
+        """Number and date the documents of *chunk* as *numbers* says per group of
+        *groups*, and finalize those whose due date *due_dates* has and whose buyer does
+        not pay by the method *whole*; the others come back as headers, still drafts."""
+        ...
+
+    def settling(self, chunk: Any) -> list[str]:
+        """The documents of *chunk* whose account has balances or more than one document
+        in the chunk, in chunk order."""
+        ...
+
+    def add_invoice_balances(self, chunk: Any, kind: str) -> None:
+        """Add the invoice balance of each document of *chunk*, as booking makes them."""
+        ...
+
+
+def _sequence(seller: Company, kind: DocumentKind, day: date) -> tuple[Counter, str]:
+    counter: Counter = seller.numbering.counter_for(kind)
+    return counter, f"{seller.id}/{counter.series}/{counter.bucket(day)}"
+
+
+def _draw(tx: Transaction, counter: Counter, sequence: str, count: int) -> range:
+    """The next *count* values of *sequence* (created at *counter*'s start if new)."""
+    if counter.start and not tx.has_counter(sequence):
+        tx.set_counter(sequence, counter.start)
+    return tx.next_numbers(sequence, count)
 
 
 def _draw_numbers(tx: Transaction, documents: Sequence[_Numbered], days: list[date]) -> list[str]:
@@ -318,17 +407,16 @@ def _draw_numbers(tx: Transaction, documents: Sequence[_Numbered], days: list[da
     uses: dict[str, list[int]] = {}
     counters: list[Counter] = []
     for index, (document, day) in enumerate(zip(documents, days, strict=True)):
-        counter, sequence = _sequence(document, day)
+        counter, sequence = _sequence(document.seller, document.kind, day)
         counters.append(counter)
         uses.setdefault(sequence, []).append(index)
     numbers: list[str] = [""] * len(documents)
     for sequence, indexes in uses.items():
         counter = counters[indexes[0]]
-        if counter.start and not tx.has_counter(sequence):
-            tx.set_counter(sequence, counter.start)
-        drawn = tx.next_numbers(sequence, len(indexes))
+        drawn = _draw(tx, counter, sequence, len(indexes))
         for index, value in zip(indexes, drawn, strict=True):
-            numbers[index] = counter.format(
+            # Each in its own counter's pattern: seller versions may share a series.
+            numbers[index] = counters[index].format(
                 value, days[index], account_id=documents[index].account_id
             )
     return numbers
@@ -336,6 +424,70 @@ def _draw_numbers(tx: Transaction, documents: Sequence[_Numbered], days: list[da
 
 def _draw_number(tx: Transaction, document: Invoice, day: date) -> str:
     return _draw_numbers(tx, [document], [day])[0]
+
+
+#: Two counter values that differ in every digit, longer than a mask usually is: where
+#: two numbers formatted with them differ is where the value goes.
+_PROBES = (int("1" * 40), int("2" * 40))
+
+
+@functools.lru_cache(maxsize=256)
+def _number_parts(counter: Counter, day: date) -> tuple[str, int, str, str] | None:
+    """The numbers of *counter* on *day* as (prefix, width, suffix, mark): prefix + the
+    value zero-padded to width + suffix, where *mark* stands for the account id (empty if
+    the pattern has none); None if the numbers do not come out so. Found by formatting,
+    so they are what :meth:`Counter.format` gives for every value a counter holds."""
+    mark = next((chr(c) for c in range(0xE000, 0xF900) if chr(c) not in counter.pattern), None)
+    if mark is None:
+        return None
+    one, two = (counter.format(probe, day, account_id=mark) for probe in _PROBES)
+    digits = len(str(_PROBES[0]))
+    start = _shared(one, two)
+    end = len(one) - _shared(one[::-1], two[::-1])
+    if end - start != digits or one[start:end] != str(_PROBES[0]):
+        return None
+    prefix, suffix = one[:start], one[end:]
+    zero = counter.format(0, day, account_id=mark)
+    width = len(zero) - len(prefix) - len(suffix)
+    if width < 1 or zero != prefix + "0" * width + suffix:
+        return None
+    return prefix, width, suffix, mark if mark in zero else ""
+
+
+def _shared(one: str, two: str) -> int:
+    """How many characters *one* and *two* start with alike."""
+    pairs = enumerate(zip(one, two, strict=False))
+    return next((n for n, (a, b) in pairs if a != b), min(len(one), len(two)))
+
+
+def _number_groups(
+    tx: Transaction, groups: Sequence[_Group], invoice_date: date | None
+) -> list[_GroupNumbers] | None:
+    """Numbers for the documents of *groups* (of one chunk), drawn per counter as
+    :func:`_draw_numbers` draws them; None (and nothing drawn) if a counter's numbers
+    cannot be written by the database."""
+    planned = []
+    for group in groups:
+        day = invoice_date or group.invoice_date
+        counter, sequence = _sequence(group.seller, group.kind, day)
+        parts = _number_parts(counter, day)
+        if parts is None:
+            return None
+        planned.append((group, day, counter, sequence, parts))
+    counts: dict[str, int] = {}
+    counters: dict[str, Counter] = {}
+    for group, _, counter, sequence, _ in planned:
+        counts[sequence] = counts.get(sequence, 0) + group.count
+        counters.setdefault(sequence, counter)  # the first document's, as when drawing
+    firsts = {
+        sequence: _draw(tx, counters[sequence], sequence, count).start
+        for sequence, count in counts.items()
+    }
+    parts_of = {sequence: n for n, sequence in enumerate(counts)}
+    return [
+        _GroupNumbers(parts_of[sequence], firsts[sequence], *parts, day)
+        for _, day, _, sequence, parts in planned
+    ]
 
 
 def finalize(
@@ -369,6 +521,8 @@ def finalize(
             if len(set(ids)) < len(ids):
                 twice = next(i for n, i in enumerate(ids) if i in ids[:n])
                 raise ValidationError("documents", twice, "is listed twice; each gets one number")
+        if isinstance(tx, _FinalizesInDatabase):
+            return _finalize_in_database(tx, ids, invoice_date, collect=collect, settle=settle)
         if isinstance(tx, _FinalizesByHeader):
             return _finalize_by_header(tx, ids, invoice_date, collect=collect, settle=settle)
         if ids is None:
@@ -410,6 +564,17 @@ def _check_drafts(chunk: Iterable[Invoice | _Header]) -> None:
             raise NotADraft(f"document {document.id}: is {document.status.value}, not a draft")
 
 
+#: Due dates by payment terms and invoice date: a few serve every document.
+_DueDates = dict[tuple[PaymentTerms, date], date]
+
+
+def _due_date(due_dates: _DueDates, terms: PaymentTerms, day: date) -> date:
+    due = due_dates.get((terms, day))
+    if due is None:
+        due = due_dates[terms, day] = terms.due_date(day)
+    return due
+
+
 def _finalize_by_header(
     tx: _FinalizesByHeader,
     ids: Sequence[str] | None,
@@ -425,43 +590,120 @@ def _finalize_by_header(
     pre-notification becomes part of the document), and, with *collect*, every document
     once finalized.
     """
-    assert isinstance(tx, Transaction)
     finalized: list[Invoice] = []
-    # A few payment terms and days serve every document.
-    due_dates: dict[tuple[PaymentTerms, date], date] = {}
+    due_dates: _DueDates = {}
     for chunk in _batches(tx.draft_headers(ids), FINALIZE_CHUNK):
-        _check_drafts(chunk)
-        days = [invoice_date or header.invoice_date for header in chunk]
-        numbers = _draw_numbers(tx, chunk, days)
-        finals = []
-        for header, number, day in zip(chunk, numbers, days, strict=True):
-            due = due_dates.get((header.payment_terms, day))
-            if due is None:
-                due = due_dates[header.payment_terms, day] = header.payment_terms.due_date(day)
-            finals.append(header.finalized(number, day, due))
-        debited = [final for final in finals if final.payment_method == SEPA_METHOD]
-        if debited:
-            whole = tx.documents_by_id([final.id for final in debited])
-            tx.replace_documents(
-                with_direct_debits(
-                    tx,
-                    [
-                        attrs.evolve(
-                            document,
-                            status=final.status,
-                            number=final.number,
-                            invoice_date=final.invoice_date,
-                            due_date=final.due_date,
-                        )
-                        for document, final in zip(whole, debited, strict=True)
-                    ],
-                )
-            )
-        tx.finalize_headers([final for final in finals if final.payment_method != SEPA_METHOD])
-        book_finalized(tx, finals, settle=settle)
+        finals = _finalize_headers(tx, chunk, invoice_date, due_dates, settle=settle)
         if collect:
             finalized.extend(tx.documents_by_id([final.id for final in finals]))
     return finalized
+
+
+def _finalize_headers(
+    tx: _FinalizesByHeader,
+    chunk: Sequence[_Header],
+    invoice_date: date | None,
+    due_dates: _DueDates,
+    *,
+    settle: bool,
+) -> list[_Header]:
+    """Finalize and book the drafts of one chunk by their headers; the finalized headers."""
+    _check_drafts(chunk)
+    days = [invoice_date or header.invoice_date for header in chunk]
+    numbers = _draw_numbers(tx, chunk, days)
+    finals = [
+        header.finalized(number, day, _due_date(due_dates, header.payment_terms, day))
+        for header, number, day in zip(chunk, numbers, days, strict=True)
+    ]
+    _write_finalized(tx, finals)
+    book_finalized(tx, finals, settle=settle)
+    return finals
+
+
+def _write_finalized(tx: _FinalizesByHeader, finals: Sequence[_Header]) -> None:
+    """Write finalized headers; an invoice its buyer pays by direct debit is written whole
+    with its pre-notification, which is part of the document from now on."""
+    debited = [final for final in finals if final.payment_method == SEPA_METHOD]
+    if debited:
+        whole = tx.documents_by_id([final.id for final in debited])
+        tx.replace_documents(
+            with_direct_debits(
+                tx,
+                [
+                    attrs.evolve(
+                        document,
+                        status=final.status,
+                        number=final.number,
+                        invoice_date=final.invoice_date,
+                        due_date=final.due_date,
+                    )
+                    for document, final in zip(whole, debited, strict=True)
+                ],
+            )
+        )
+    tx.finalize_headers([final for final in finals if final.payment_method != SEPA_METHOD])
+
+
+def _finalize_in_database(
+    tx: _FinalizesInDatabase,
+    ids: Sequence[str] | None,
+    invoice_date: date | None,
+    *,
+    collect: bool,
+    settle: bool,
+) -> list[Invoice]:
+    """:func:`finalize` in a transaction that finalizes in the database: per chunk, the
+    numbers are drawn per counter here and written with the dates by the database, which
+    also books the invoice balances. Python finishes only drafts whose payment terms are
+    new in the transaction (then their due dates are known for the next chunks), invoices
+    paid by direct debit and what accounts with balances or several documents settle. A
+    chunk with something the database cannot write (totals not in the currency's minor
+    unit, numbers that do not split into prefix, value and suffix) is finalized by
+    header: the same numbers, dates and balances either way.
+    """
+    finalized: list[Invoice] = []
+    due_dates: _DueDates = {}
+    for chunk in tx.draft_chunks(ids, FINALIZE_CHUNK):
+        groups = tx.draft_groups(chunk)
+        for group in groups:  # in the order of their first documents
+            if group.status is not DocumentStatus.DRAFT:
+                raise NotADraft(f"document {group.first}: is {group.status.value}, not a draft")
+        numbers = None
+        if all(group.plain for group in groups):
+            numbers = _number_groups(tx, groups, invoice_date)
+        if numbers is None:
+            headers = list(tx.draft_headers(chunk.ids))
+            _finalize_headers(tx, headers, invoice_date, due_dates, settle=settle)
+        else:
+            left = tx.finalize_drafts(chunk, groups, numbers, due_dates, SEPA_METHOD)
+            _write_finalized(
+                tx,
+                [
+                    header.finalized(
+                        header.number or "",
+                        header.invoice_date,
+                        _due_date(due_dates, header.payment_terms, header.invoice_date),
+                    )
+                    for header in left
+                ],
+            )
+            _book_in_database(tx, chunk, settle=settle)
+        if collect:
+            finalized.extend(tx.documents_by_id(chunk.ids))
+    return finalized
+
+
+def _book_in_database(tx: _FinalizesInDatabase, chunk: _Chunk, *, settle: bool) -> None:
+    """:func:`~juston.receivables.booking.book_finalized` for a chunk the database
+    finalized: it adds the invoice balances; only the accounts that may settle something
+    are read, before, as booking reads them."""
+    settling = list(tx.draft_headers(tx.settling(chunk))) if settle else []
+    accounts = list(dict.fromkeys(header.account_id for header in settling))
+    before = tx.balances_of(accounts) if accounts else {}
+    tx.add_invoice_balances(chunk, BalanceType.INVOICE.value)
+    moves = settlements(settling, before)
+    if moves:
+        tx.add_balances(moves)
 
 
 def delete_draft(store: Store, document: Invoice | str) -> None:

@@ -43,7 +43,7 @@ from .._fields import (
 )
 from ..errors import ValidationError
 from ..money import currency
-from ..periods import Alignment, BillingPeriod, Grid, Period
+from ..periods import Alignment, BillingPeriod, Grid, Period, Unit
 from ..pricing.discounts import Discount
 from ..pricing.models import PriceModel, PriceSchedule, Volume
 from ..pricing.proration import BillingType, Practice, TaxDate
@@ -153,6 +153,11 @@ _SHAPES: weakref.WeakValueDictionary[tuple[object, ...], ItemShape] = weakref.We
 _GRIDS: weakref.WeakValueDictionary[tuple[date, BillingPeriod], Grid] = (
     weakref.WeakValueDictionary()
 )
+#: The grid of a start, period and alignment: a plain dictionary lookup instead of
+#: working the grid out and finding it in ``_GRIDS`` (which hashes in Python) for each
+#: subscription. Bounded, cleared when full.
+_GRID_OF: dict[tuple[date, int, Unit, Alignment], Grid] = {}
+_GRID_CACHE = 4096
 
 
 @attrs.frozen(kw_only=True)
@@ -357,12 +362,29 @@ class Subscription:
     any_derived: bool = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        # Read by every run: computed once, kept in plain slots.
-        grid = Grid.for_subscription(self.start, self.billing_period, self.alignment)
-        object.__setattr__(self, "grid", _GRIDS.setdefault((grid.anchor, grid.period), grid))
-        currencies = tuple(dict.fromkeys(item.price.currency for item in self.items))
+        self._derive()
+
+    def _derive(self) -> None:
+        # Read by every run: computed once, kept in plain slots. Also how a store builds
+        # the subscriptions it reads (model._trusted), a million in a run.
+        period = self.billing_period
+        key = (self.start, period.count, period.unit, self.alignment)
+        grid = _GRID_OF.get(key)
+        if grid is None:
+            grid = Grid.for_subscription(self.start, period, self.alignment)
+            grid = _GRIDS.setdefault((grid.anchor, grid.period), grid)
+            if len(_GRID_OF) >= _GRID_CACHE:
+                _GRID_OF.clear()
+            _GRID_OF[key] = grid
+        object.__setattr__(self, "grid", grid)
+        items = self.items
+        first = items[0].price.currency if items else None
+        if all(item.price.currency is first for item in items):
+            currencies: tuple[Currency, ...] = () if first is None else (first,)
+        else:
+            currencies = tuple(dict.fromkeys(item.price.currency for item in items))
         object.__setattr__(self, "price_currencies", currencies)
-        object.__setattr__(self, "any_derived", any(item.derived for item in self.items))
+        object.__setattr__(self, "any_derived", any(item.derived for item in items))
 
     def item_span(self, item: Item) -> Period | None:
         """The item's service range inside the subscription, or ``None`` if empty."""

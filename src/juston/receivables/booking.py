@@ -8,7 +8,7 @@ from a per-kind counter for manual steps, never random.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Protocol
@@ -22,7 +22,15 @@ from ..money import ZERO
 from ..storage.base import Transaction
 from .ledger import free_by_type, open_amounts
 
-__all__ = ["Finalized", "book_cancellation", "book_finalized", "move", "new_id", "on_document"]
+__all__ = [
+    "Finalized",
+    "book_cancellation",
+    "book_finalized",
+    "move",
+    "new_id",
+    "on_document",
+    "settlements",
+]
 
 #: The order in which money on the account is consumed by a new invoice.
 FREE_ORDER = (
@@ -121,23 +129,32 @@ def book_finalized(tx: Transaction, documents: Sequence[Finalized], *, settle: b
     if not settle:
         tx.add_balances(invoices)
         return
+    # What the accounts had before, read before the new balances are added: those are
+    # known here, and reading them back would cost more than booking them.
+    before = tx.balances_of(list(dict.fromkeys(d.account_id for d in documents)))
+    tx.add_balances(invoices)
+    moves = settlements(documents, before)
+    if moves:
+        tx.add_balances(moves)
+
+
+def settlements(
+    documents: Sequence[Finalized], before: Mapping[str, Sequence[Balance]]
+) -> list[Balance]:
+    """What settles freshly finalized *documents* whose invoice balances are booked
+    (:func:`book_finalized`'s steps 3 and 4), given what their accounts had *before*
+    (balances by account, in the order to settle them; accounts not in it settle nothing).
+    An account's one new document alone, without earlier balances, settles nothing."""
     by_account: dict[str, list[Finalized]] = {}
     for document in documents:
         by_account.setdefault(document.account_id, []).append(document)
-    # What the accounts had before, read before the new balances are added: those are
-    # known here, and reading them back would cost more than booking them.
-    before = tx.balances_of(list(by_account))
-    tx.add_balances(invoices)
-    added: dict[str, list[Balance]] = {}
-    for balance in invoices:
-        added.setdefault(balance.account_id, []).append(balance)
     moves: list[Balance] = []
     for account_id, balances in before.items():
         new = by_account[account_id]
-        if balances or len(new) > 1:  # one new document alone has nothing to settle
-            moves.extend(_consume(account_id, [*balances, *added[account_id]], new))
-    if moves:
-        tx.add_balances(moves)
+        if balances or len(new) > 1:
+            added = [_invoice_balance(d) for d in new]
+            moves.extend(_consume(account_id, [*balances, *added], new))
+    return moves
 
 
 def _consume(

@@ -1,7 +1,11 @@
 """Domain objects to and from JSON text, exactly: the storage format of the SQL backend.
 
 Built on cattrs: every attrs class is unstructured field by field and structured back
-through its ``__init__``, so stored data passes the same validation as new data.
+through its ``__init__``, so stored data passes the same validation as new data, with
+one exception: the values an invoice run reads by the million (accounts with their
+addresses, subscriptions with their items) were checked by their constructors before
+they were written, and are built from their stored fields without running the checks
+again (``_trusted_hook``); what does not read that way goes through ``__init__``.
 Decimals keep their exponent (``"12.50"`` stays ``12.50``), dates are ISO text, money is
 ``"<amount> <currency>"``, timestamps ISO text with their UTC offset (a named time zone
 comes back as its fixed offset at that instant). Defaults are always written out, so changing a default in a
@@ -15,26 +19,31 @@ later version never changes what a stored object means.
 
 from __future__ import annotations
 
+import enum
 import functools
+import operator
+import typing
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import attrs
 import cattrs
 import orjson
 from cattrs.gen import make_dict_structure_fn
 from moneyed import Currency, Money
 
 from ..errors import StorageError
+from ..model._trusted import trusted
 from ..model.documents import Line, LineContent, Term
-from ..model.parties import Account, Company
+from ..model.parties import Account, Address, Company
 from ..model.receivables import Balance
-from ..model.subscriptions import Item, Pricing
+from ..model.subscriptions import Item, Pricing, Subscription
 from ..model.terms import PaymentTerms
 from ..model.usage import UsageRecord
 from ..money import currency
-from ..periods import Period
+from ..periods import BillingPeriod, Period
 from ..pricing.models import (
     Flat,
     Graduated,
@@ -133,9 +142,7 @@ def _make_converter() -> cattrs.Converter:
         return None if value is None else structure_price(value, hint)
 
     # Snapshots a caller has already built (a store's shared seller) pass through.
-    for cls in (Company, Account):
-        built = make_dict_structure_fn(cls, conv)
-        conv.register_structure_hook(cls, _passing(cls, built))
+    conv.register_structure_hook(Company, _passing(Company, make_dict_structure_fn(Company, conv)))
 
     for hint in (Pricing, PriceModel):
         conv.register_unstructure_hook(hint, unstructure_price)
@@ -145,9 +152,109 @@ def _make_converter() -> cattrs.Converter:
         Pricing | None, lambda model: None if model is None else unstructure_price(model)
     )
     _line_hooks(conv)
-    for shared in (Item, PaymentTerms):
+    conv.register_structure_hook_factory(
+        lambda hint: isinstance(hint, type) and issubclass(hint, enum.Enum), _enum_hook
+    )
+    for shared in (PaymentTerms, BillingPeriod):
         conv.register_structure_hook(shared, _shared(shared, make_dict_structure_fn(shared, conv)))
+    # Last: the hooks of their fields are looked up once, here.
+    conv.register_structure_hook(Address, _trusted_hook(conv, Address))
+    conv.register_structure_hook(Account, _trusted_hook(conv, Account))
+    conv.register_structure_hook(Item, _shared(Item, _trusted_hook(conv, Item, Item._derive)))
+    conv.register_structure_hook(
+        Subscription, _trusted_hook(conv, Subscription, Subscription._derive)
+    )
     return conv
+
+
+def _enum_hook(cls: type[enum.Enum]) -> Callable[[Any, Any], enum.Enum]:
+    """A member by its value: a dictionary lookup instead of calling the enum (its error
+    for an unknown value)."""
+    members = cls._value2member_map_
+
+    def structure(value: Any, _: object) -> enum.Enum:
+        member = members.get(value)
+        return cls(value) if member is None else member
+
+    return structure
+
+
+#: Field types whose JSON value is the value itself.
+_PLAIN = (str, int, bool)
+
+
+def _field_hook(conv: cattrs.Converter, hint: Any) -> Callable[[Any, Any], Any] | None:
+    """The structure hook of a non-optional field type (``None`` for a plain one), with
+    tuples of one type handled without cattrs' dispatch per value."""
+    if hint in _PLAIN:
+        return None
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is tuple and len(args) == 2 and args[1] is Ellipsis:
+        each = args[0]
+        member = _field_hook(conv, each) or _same
+
+        def members(value: Any, _: object) -> tuple[Any, ...]:
+            return tuple([member(v, each) for v in value])
+
+        return members
+    return conv.get_structure_hook(hint)
+
+
+def _one(name: str) -> Callable[[Any], tuple[Any]]:
+    def get(value: Any) -> tuple[Any]:
+        return (value[name],)
+
+    return get
+
+
+def _trusted_hook(
+    conv: cattrs.Converter, cls: type[T], derive: Callable[[T], None] | None = None
+) -> Callable[[Any, Any], T]:
+    """*cls* from stored data without its validators (:mod:`juston.model._trusted`).
+
+    Only what was written through the codec, from a value its constructor had checked,
+    reaches this hook, so the checks are not repeated: each field is made from its JSON
+    (nested values likewise) and set as it is; *derive* computes the class's own fields.
+    Data that does not read this way (a row written before a field existed, a value of
+    the wrong type) goes through the constructor instead, with its defaults and errors.
+    Built values pass through.
+    """
+    build = trusted(cls, derive)
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in attrs.fields(cls) if f.init]  # type: ignore[arg-type]
+    get: Callable[[Any], Any] = operator.itemgetter(*names)
+    if len(names) == 1:  # itemgetter of one name gives the value, not a tuple of one
+        get = _one(names[0])
+    # By position: the fields whose JSON must be turned into their value, and those that
+    # may be None (null) and are turned into their value otherwise.
+    required: list[tuple[int, Callable[[Any, Any], Any], Any]] = []
+    optional: list[tuple[int, Callable[[Any, Any], Any], Any]] = []
+    for n, name in enumerate(names):
+        hint = hints[name]
+        args = typing.get_args(hint)
+        nullable = type(None) in args and len(args) == 2
+        if nullable:
+            hint = next(a for a in args if a is not type(None))
+        hook = _field_hook(conv, hint)
+        if hook is not None:
+            (optional if nullable else required).append((n, hook, hint))
+    checked = make_dict_structure_fn(cls, conv)
+
+    def structure(value: Any, hint: Any) -> T:
+        if isinstance(value, cls):
+            return value
+        try:
+            raw = list(get(value))
+            for n, hook, kind in required:
+                raw[n] = hook(raw[n], kind)
+            for n, hook, kind in optional:
+                if raw[n] is not None:
+                    raw[n] = hook(raw[n], kind)
+            return build(*raw)
+        except Exception:
+            return checked(value, hint)
+
+    return structure
 
 
 _TERMS = tuple[Term, ...]
@@ -200,8 +307,8 @@ def _shared(cls: type[T], built: Callable[[Any, Any], T]) -> Callable[[Any, Any]
     """*cls* structured once per distinct stored form.
 
     Most subscriptions are made from a small price book, so most stored items are the
-    same JSON (their ids are per subscription, not global), and a few payment terms serve
-    every account: reading one through its validators costs tens of microseconds,
+    same JSON (their ids are per subscription, not global), and a few payment terms and
+    billing periods serve every account: reading one costs up to tens of microseconds,
     looking its JSON up costs one. The values are frozen, so their owners can share
     them. Built values pass through.
     """

@@ -36,7 +36,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import typing
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -56,7 +56,7 @@ from ...money import currency as _currency_of
 from .. import codec
 from .schema import document_parts
 
-__all__ = ["FORMAT", "HEADER", "Documents", "DraftHeader", "digest", "doc_id", "row_v1"]
+__all__ = ["COLUMNS", "FORMAT", "HEADER", "Documents", "DraftHeader", "digest", "doc_id", "row_v1"]
 
 #: The format :meth:`Documents.row` writes.
 FORMAT = 2
@@ -89,6 +89,22 @@ _BY_CODEC = tuple(
 )
 _BREAKDOWN = tuple[TaxSubtotal, ...]
 _TERMS = tuple[Term, ...]
+#: The columns of a document row besides ``seq``, in the order of :meth:`Documents.values`.
+COLUMNS = (
+    *HEADER,
+    "account_id",
+    "kind",
+    "currency",
+    "billing_date",
+    "net_total",
+    "tax_total",
+    "total",
+    "run_id",
+    "cancels",
+    "seller",
+    "body",
+    "terms",
+)
 
 #: Parts kept per store, by digest and by the identity of the value written.
 CACHE = 10_000
@@ -119,6 +135,23 @@ def _currency(code: str) -> Currency:
 
 def _money_text(value: Money) -> str:
     return f"{value.amount} {value.currency.code}"
+
+
+def _subtotal(each: TaxSubtotal) -> dict[str, Any]:
+    """``codec.unstructure(each, TaxSubtotal)``, faster (a test keeps them the same)."""
+    return {
+        "category": each.category,
+        "rate": str(each.rate),
+        "basis": _money_text(each.basis),
+        "tax": _money_text(each.tax),
+        "line_tax": _money_text(each.line_tax),
+        "exemption_code": each.exemption_code,
+        "exemption_reason": each.exemption_reason,
+    }
+
+
+def _terms(terms: PaymentTerms) -> Any:
+    return codec.unstructure(terms, PaymentTerms)
 
 
 def _money(text: str) -> Money:
@@ -224,6 +257,8 @@ class Documents:
 
     def __init__(self) -> None:
         self._refs: dict[int, tuple[object, str]] = {}
+        # Plain data of values documents share, by identity (see _shared).
+        self._unstructured: dict[int, tuple[object, Any]] = {}
         self._stored: set[str] = set()
         self._values: dict[str, Any] = {}
         self._small: dict[tuple[object, bytes | str], Any] = {}
@@ -257,51 +292,91 @@ class Documents:
     def row(self, document: Invoice, pending: dict[str, str]) -> dict[str, Any]:
         """The columns of *document* in format 2 (without its ``seq``); the parts it refers
         to that may not be stored yet are added to *pending* (digest: text)."""
+        return dict(zip(COLUMNS, self.values(document, pending), strict=True))
+
+    def values(
+        self, document: Invoice, pending: dict[str, str], *, textual: bool = False
+    ) -> list[Any]:
+        """:meth:`row` as a list in the order of :data:`COLUMNS`; with *textual*, dates and
+        amounts as text (what SQLite's driver takes, as SQLAlchemy's types would store
+        them)."""
+        part = self._part
         lines = [
-            [self._part(line.content, LineContent, pending), line.subscription, line.item_id]
+            [part(line.content, LineContent, pending), line.subscription, line.item_id]
             for line in document.lines
         ]
-        body: dict[str, Any] = {
+        shared = self._shared
+        kind = document.kind._value_
+        code = document.currency.code
+        billing_date = document.billing_date
+        net_total, tax_total, total = document.net_total, document.tax_total, document.total
+        run_id, cancels = document.run_id, document.cancels
+        # The codec's JSON of each field (a test keeps them the same), made by hand where
+        # that is cheaper; what documents share is made once per value.
+        body = {
             "v": FORMAT,
-            "kind": document.kind.value,
-            "currency": document.currency.code,
-            "billing_date": document.billing_date.isoformat(),
+            "kind": kind,
+            "currency": code,
+            "billing_date": billing_date.isoformat(),
             "buyer": codec.unstructure(document.buyer, Account),
-            "tax_breakdown": self._breakdown(document.tax_breakdown),
-            "net_total": _money_text(document.net_total),
-            "tax_total": _money_text(document.tax_total),
-            "total": _money_text(document.total),
-            "payment_terms": codec.unstructure(document.payment_terms, PaymentTerms),
+            "tax_breakdown": [shared(each, _subtotal) for each in document.tax_breakdown],
+            "net_total": f"{net_total.amount} {net_total.currency.code}",
+            "tax_total": f"{tax_total.amount} {tax_total.currency.code}",
+            "total": f"{total.amount} {total.currency.code}",
+            "payment_terms": shared(document.payment_terms, _terms),
             "subscriptions": document.subscriptions,
-            "run_id": document.run_id,
-            "cancels": document.cancels,
+            "run_id": run_id,
+            "cancels": cancels,
         }
         for name, hint in _BY_CODEC:
             value = getattr(document, name)
             body[name] = None if value is None else codec.unstructure(value, hint)
-        return {
-            **_columns(document),
-            "seller": self._part(document.seller, Company, pending),
-            "body": orjson.dumps(body).decode(),
-            "terms": orjson.dumps(lines).decode(),
-        }
+        invoice_date: date | str = document.invoice_date
+        due_date: date | str = document.due_date
+        billing: date | str = billing_date
+        net: Decimal | str = net_total.amount
+        tax: Decimal | str = tax_total.amount
+        gross: Decimal | str = total.amount
+        if textual:
+            invoice_date, due_date, billing = str(invoice_date), str(due_date), str(billing)
+            net, tax, gross = str(net), str(tax), str(gross)
+        return [
+            document.status._value_,
+            document.number,
+            invoice_date,
+            due_date,
+            document.cancelled_by,
+            document.account_id,
+            kind,
+            code,
+            billing,
+            net,
+            tax,
+            gross,
+            run_id,
+            cancels,
+            part(document.seller, Company, pending),
+            orjson.dumps(body).decode(),
+            orjson.dumps(lines).decode(),
+        ]
+
+    def _shared(self, value: object, unstructure: Callable[[Any], Any]) -> Any:
+        """``unstructure(value)`` once per *value* (by identity): for what documents share.
+        The result is only serialized, never changed."""
+        known = self._unstructured.get(id(value))
+        if known is not None and known[0] is value:
+            return known[1]
+        data = unstructure(value)
+        if len(self._unstructured) >= CACHE:
+            self._unstructured.clear()
+        self._unstructured[id(value)] = (value, data)
+        return data
 
     @staticmethod
     def _breakdown(breakdown: tuple[TaxSubtotal, ...]) -> list[dict[str, Any]]:
         # codec.unstructure(breakdown, tuple[TaxSubtotal, ...]), faster (a test keeps them
         # the same).
-        return [
-            {
-                "category": each.category,
-                "rate": str(each.rate),
-                "basis": _money_text(each.basis),
-                "tax": _money_text(each.tax),
-                "line_tax": _money_text(each.line_tax),
-                "exemption_code": each.exemption_code,
-                "exemption_reason": each.exemption_reason,
-            }
-            for each in breakdown
-        ]
+        return [_subtotal(each) for each in breakdown]
 
     @staticmethod
     def header(document: Invoice) -> dict[str, Any]:
@@ -448,10 +523,7 @@ class Documents:
     def headers(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> list[DraftHeader]:
         """The headers of rows of ``statements.select_draft_headers``, in their order."""
         self._forget()
-        # A format-2 row refers to its seller by digest, a format-1 row holds its JSON.
-        wanted = {row[9]: Company for row in rows if not row[9].startswith("{")}
-        if wanted:
-            self._fetch(conn, wanted)
+        sellers = self.sellers(conn, {row[9] for row in rows})
         found = []
         for row in rows:
             seq, status, account_id, number, invoice_date, due_date, *rest = row
@@ -466,14 +538,12 @@ class Documents:
                         currency=currency,
                         # The column is the exact total (decimal text on SQLite).
                         total=Money(Decimal(total), currency),
-                        seller=self._seller(seller)
-                        if seller.startswith("{")
-                        else self._values[seller],
+                        seller=sellers[seller],
                         account_id=account_id,
                         number=number,
                         invoice_date=_date(invoice_date),
                         due_date=_date(due_date),
-                        payment_terms=self._payment_terms(terms),
+                        payment_terms=self.payment_terms(terms),
                         payment_method=method,
                     )
                 )
@@ -485,7 +555,19 @@ class Documents:
                 ) from exc
         return found
 
-    def _payment_terms(self, text: str) -> PaymentTerms:
+    def sellers(self, conn: Connection, texts: Iterable[str]) -> dict[str, Company]:
+        """The sellers of the ``seller`` column values *texts*: a format-2 row refers to
+        its seller by digest, a format-1 row holds its JSON."""
+        texts = set(texts)
+        wanted = {text: Company for text in texts if not text.startswith("{")}
+        if wanted:
+            self._fetch(conn, wanted)
+        return {
+            text: self._seller(text) if text.startswith("{") else self._values[text]
+            for text in texts
+        }
+
+    def payment_terms(self, text: str) -> PaymentTerms:
         """The payment terms stored as JSON *text*, once per distinct text."""
         key = (PaymentTerms, text)
         value: PaymentTerms | None = self._small.get(key)

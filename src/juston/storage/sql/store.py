@@ -33,6 +33,7 @@ import attrs
 import orjson
 import sqlalchemy as sa
 from moneyed import Money
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from ...errors import NotFound, StateError, StorageError
@@ -52,6 +53,7 @@ from ...model.receivables import (
 )
 from ...model.status import DocumentStatus
 from ...model.subscriptions import Subscription
+from ...model.terms import PaymentTerms
 from ...model.usage import StoredUsage, UsageQuery, UsageTotal
 from ...money import currency
 from ...usage.rows import UsageRow
@@ -59,7 +61,8 @@ from .. import codec
 from ..base import DirectWrites
 from . import statements as sql
 from . import usage
-from .bodies import HEADER, Documents, DraftHeader, doc_id
+from .bodies import COLUMNS, HEADER, Documents, DraftHeader, doc_id
+from .finalizing import FinalizesInDatabase
 from .migrate import upgrade
 from .schema import Amount, balance_row, from_minor_units, metadata
 
@@ -149,11 +152,7 @@ class _Reads:
 
     def accounts_by_id(self, ids: Collection[str]) -> list[Account]:
         wanted = sorted(set(ids))
-        found: dict[str, str] = {}
-        for chunk in _chunks(wanted):
-            found.update(
-                (i, b) for i, b in self.conn.execute(sql.select_accounts_by_id, {"ids": chunk})
-            )
+        found: dict[str, str] = dict(self._texts_in(sql.select_accounts_by_id, wanted))
         for account_id in wanted:
             if account_id not in found:
                 raise NotFound(f"account: {account_id!r} does not exist")
@@ -167,16 +166,27 @@ class _Reads:
         for chunk in _chunks(sorted(set(ids))):
             yield from self.conn.execute(statement, {"ids": chunk})
 
+    def _texts_in(self, statement: Any, ids: Collection[str]) -> Iterator[Any]:
+        """``_rows_in`` for a *statement* of text columns only, run at the driver's level:
+        SQLAlchemy's expanding of the ids and its result processing cost more than the
+        database's own work for the bodies of a run's batch. Text comes back from the
+        driver as SQLAlchemy would give it."""
+        dialect = self.conn.dialect.name
+        for chunk in _chunks(sorted(set(ids))):
+            query = _driver_in(statement, dialect, len(chunk))
+            yield from self.conn.exec_driver_sql(query, tuple(chunk))
+
     def subscriptions_of(self, account_ids: Collection[str]) -> dict[str, list[Subscription]]:
         result: dict[str, list[Subscription]] = {i: [] for i in account_ids}
-        for account_id, body in self._rows_in(sql.select_subscriptions, result):
-            result[account_id].append(codec.loads(body, Subscription))
+        loads = codec.loads
+        for account_id, body in self._texts_in(sql.select_subscriptions, result):
+            result[account_id].append(loads(body, Subscription))
         return result
 
     def billed_terms_of(self, account_ids: Collection[str]) -> dict[str, list[Term]]:
         result: dict[str, list[Term]] = {i: [] for i in account_ids}
         for chunk in _chunks(sorted(result)):
-            rows = self.conn.execute(sql.select_terms, {"ids": chunk}).all()
+            rows = list(self._texts_in(sql.select_terms, chunk))
             for account_id, terms in self.docs.terms(self.conn, rows):
                 result[account_id].extend(terms)
         return result
@@ -189,7 +199,7 @@ class _Reads:
 
     def charges_of(self, account_ids: Collection[str]) -> dict[str, list[Billable]]:
         found: dict[str, list[tuple[str, str, str]]] = {i: [] for i in account_ids}
-        for account_id, source, key, body in self._rows_in(sql.select_charges, found):
+        for account_id, source, key, body in self._texts_in(sql.select_charges, found):
             found[account_id].append((source, key, body))
         # Sorted here, in code point order as Python sorts, whatever the database collation.
         return {
@@ -289,11 +299,28 @@ class _Reads:
         return [codec.loads(body, DunningBlock) for _, body in rows]
 
 
+@functools.lru_cache(maxsize=256)
+def _driver_in(statement: Any, dialect: str, count: int) -> str:
+    """Driver-level SQL of *statement* (whose one parameter is the expanding ``ids``) for
+    *count* ids, as positional parameters."""
+    if dialect == "sqlite":
+        target: sa.Dialect = sqlite.dialect()
+    else:
+        target = postgresql.psycopg.dialect(paramstyle="format")  # type: ignore[no-untyped-call]
+    compiled = statement.params(ids=[None] * count).compile(
+        dialect=target, compile_kwargs={"render_postcompile": True}
+    )
+    return str(compiled)
+
+
 def _chunks(values: Sequence[_T], size: int = 500) -> Iterator[Sequence[_T]]:
     # Bound the number of parameters per statement (SQLite allows 32,766).
     for start in range(0, len(values), size):
         yield values[start : start + size]
 
+
+#: The columns a new document is inserted with.
+_DOCUMENT_COLUMNS = ("seq", *COLUMNS)
 
 #: The header columns finalizing writes, in the order ``finalize_headers`` passes them.
 _FINALIZED = ("status", "number", "invoice_date", "due_date")
@@ -578,7 +605,8 @@ class SqlStore(DirectWrites, _StoreReads):
         the rows are written.
         """
         parts: dict[str, str] = {}
-        rows = [self._docs.row(d, parts) for d in documents]
+        textual = self.engine.dialect.name == "sqlite"
+        rows = [self._docs.values(d, parts, textual=textual) for d in documents]
         with self.transaction() as tx:
             stored = tx._insert_documents(documents, rows, parts, ids=ids)
         return stored
@@ -594,7 +622,7 @@ class SqlStore(DirectWrites, _StoreReads):
             self._docs.stored(tx.parts)  # committed: they need not be written again
 
 
-class _SqlTransaction(_StoreReads):
+class _SqlTransaction(FinalizesInDatabase, _StoreReads):
     def __init__(self, reads: _Reads) -> None:
         self.conn = reads.conn
         self.r = reads
@@ -602,6 +630,7 @@ class _SqlTransaction(_StoreReads):
         self.counters: set[str] = set()
         # The document parts this transaction has stored.
         self.parts: set[str] = set()
+        self._terms: dict[str, PaymentTerms] = {}
 
     @contextmanager
     def _reads(self) -> Iterator[_Reads]:
@@ -640,29 +669,28 @@ class _SqlTransaction(_StoreReads):
 
     def add_documents(self, documents: Sequence[Invoice]) -> list[Invoice]:
         parts: dict[str, str] = {}
-        rows = [self.r.docs.row(d, parts) for d in documents]
+        textual = self.dialect == "sqlite"
+        rows = [self.r.docs.values(d, parts, textual=textual) for d in documents]
         return self._insert_documents(documents, rows, parts)
 
     def _insert_documents(
         self,
         documents: Sequence[Invoice],
-        rows: list[dict[str, Any]],
+        rows: list[list[Any]],
         parts: dict[str, str],
         *,
         ids: bool = True,
     ) -> list[Invoice]:
-        """Store *documents* as their *rows* (``Documents.row``) with the *parts* they
-        refer to; return them with their ids (unless *ids* is false: as given)."""
+        """Store *documents* as their *rows* (``Documents.values``, as the driver takes
+        them) with the *parts* they refer to; return them with their ids (unless *ids* is
+        false: as given)."""
         if not documents:
             return []
         self._store_parts(parts)
         seqs = self._new_document_seqs(len(rows))
-        columns = ("seq", *rows[0])
-        self._driver_rows(
-            sql.driver_insert(self.dialect, "documents", columns),
-            "documents",
-            columns,
-            [[seq, *row.values()] for seq, row in zip(seqs, rows, strict=True)],
+        self.conn.exec_driver_sql(
+            sql.driver_insert(self.dialect, "documents", _DOCUMENT_COLUMNS),
+            [(seq, *row) for seq, row in zip(seqs, rows, strict=True)],
         )
         if not ids:
             return list(documents)
