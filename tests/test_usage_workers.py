@@ -125,11 +125,8 @@ def test_workers_store_exactly_what_one_process_does(
     assert invoices(together) == invoices(alone)
 
 
-def test_one_process_stages_on_sqlite_and_stores_what_the_exact_path_does(
-    sqlite: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(ingest, "STAGED_PIECE", 4)  # several pieces per transaction
-    staged, exact = _two_stores(sqlite)
+def _count_staged(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the staged batches stored from now on, as they are stored."""
     calls: list[int] = []
     add_staged = sql_usage.add_staged
 
@@ -138,6 +135,15 @@ def test_one_process_stages_on_sqlite_and_stores_what_the_exact_path_does(
         return add_staged(conn, batch)
 
     monkeypatch.setattr(sql_usage, "add_staged", counting)
+    return calls
+
+
+def test_one_process_stages_on_sqlite_and_stores_what_the_exact_path_does(
+    sqlite: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest, "STAGED_PIECE", 4)  # several pieces per transaction
+    staged, exact = _two_stores(sqlite)
+    calls = _count_staged(monkeypatch)
     got = ingest_usage_rows(staged, ROWS, batch_size=10)
     assert calls, "one process stages its pieces on SQLite"
     calls.clear()
@@ -327,14 +333,7 @@ def test_input_of_one_piece_is_stored_without_staging(
 ) -> None:
     # Staging pays off for many rows; one piece is stored as it is, and no item is
     # numbered but those it names.
-    calls: list[int] = []
-    add_staged = sql_usage.add_staged
-
-    def counting(conn: Any, batch: Any) -> int:
-        calls.append(batch.records)
-        return add_staged(conn, batch)
-
-    monkeypatch.setattr(sql_usage, "add_staged", counting)
+    calls = _count_staged(monkeypatch)
     monkeypatch.setattr(ingest, "STAGED_PIECE", len(ROWS))
     store = sqlite()
     assert str(ingest_usage_rows(store, ROWS)) == "12 new, 3 duplicates, 2 rejected"

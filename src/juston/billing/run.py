@@ -558,10 +558,14 @@ def finalize(
 FINALIZE_CHUNK = 500
 
 
+def _not_a_draft(document_id: str | None, status: DocumentStatus) -> NotADraft:
+    return NotADraft(f"document {document_id}: is {status.value}, not a draft")
+
+
 def _check_drafts(chunk: Iterable[Invoice | _Header]) -> None:
     for document in chunk:
         if document.status is not DocumentStatus.DRAFT:
-            raise NotADraft(f"document {document.id}: is {document.status.value}, not a draft")
+            raise _not_a_draft(document.id, document.status)
 
 
 #: Due dates by payment terms and invoice date: a few serve every document.
@@ -667,7 +671,7 @@ def _finalize_in_database(
         groups = tx.draft_groups(chunk)
         for group in groups:  # in the order of their first documents
             if group.status is not DocumentStatus.DRAFT:
-                raise NotADraft(f"document {group.first}: is {group.status.value}, not a draft")
+                raise _not_a_draft(group.first, group.status)
         numbers = None
         if all(group.plain for group in groups):
             numbers = _number_groups(tx, groups, invoice_date)
